@@ -1,0 +1,7 @@
+"""Agency sign-up, sign-in, two-factor, password reset and team."""
+
+from flask import Blueprint
+
+bp = Blueprint("auth", __name__)
+
+from . import routes  # noqa: E402,F401

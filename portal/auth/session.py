@@ -1,0 +1,140 @@
+"""Who is signed in, for which agency, and for how long.
+
+Sessions are signed cookies. Signing in clears the old session (rotation);
+a session ends after SESSION_IDLE_MINUTES without a request and, whatever
+happens, SESSION_ABSOLUTE_HOURS after sign-in. Bumping a user's
+session_version signs out every one of their sessions.
+"""
+
+from __future__ import annotations
+
+import functools
+import time
+from collections.abc import Callable
+
+from flask import Flask, abort, current_app, g, redirect, request, session, url_for
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user, login_user, logout_user
+from sqlalchemy import select
+
+from ..extensions import db, login_manager
+from ..models import Agency, Membership, User
+
+
+@login_manager.user_loader
+def load_user(user_id: str) -> User | None:
+    try:
+        raw_id, version = user_id.split(":", 1)
+        user = db.session.get(User, int(raw_id))
+    except (ValueError, TypeError):
+        return None
+    if user is None or str(user.session_version) != version:
+        return None
+    return user
+
+
+login_manager.login_view = "auth.login"
+login_manager.login_message = _l("Please sign in to continue.")
+login_manager.login_message_category = "info"
+login_manager.session_protection = "basic"
+
+
+def start_session(user: User, agency_id: int | None = None, remember: bool = False) -> None:
+    """Sign `user` in with a fresh session (the old one is discarded)."""
+    locale = session.get("locale")
+    session.clear()
+    if locale:
+        session["locale"] = locale
+    if user.locale:
+        session["locale"] = user.locale
+    login_user(user, remember=remember)
+    now = int(time.time())
+    session["auth_at"] = now
+    session["seen_at"] = now
+    if agency_id is None:
+        first = user.memberships[0] if user.memberships else None
+        agency_id = first.agency_id if first else None
+    session["agency_id"] = agency_id
+    session.permanent = True
+
+
+def end_session() -> None:
+    logout_user()
+    locale = session.get("locale")
+    session.clear()
+    if locale:
+        session["locale"] = locale
+
+
+def init_app(app: Flask) -> None:
+    @app.before_request
+    def load_membership():
+        g.membership = None
+        g.agency = None
+        g.agency_id = None
+        if request.endpoint == "static" or not current_user.is_authenticated:
+            return None
+        now = int(time.time())
+        idle = current_app.config["SESSION_IDLE_MINUTES"] * 60
+        absolute = current_app.config["SESSION_ABSOLUTE_HOURS"] * 3600
+        if now - session.get("seen_at", 0) > idle or now - session.get("auth_at", 0) > absolute:
+            end_session()
+            from flask import flash
+
+            flash(_l("Your session ended after a period of inactivity. Please sign in again."), "info")
+            return redirect(url_for("auth.login", next=request.path))
+        if now - session.get("seen_at", 0) > 60:
+            session["seen_at"] = now  # write the cookie at most once a minute
+        agency_id = session.get("agency_id")
+        if agency_id is not None:
+            membership = db.session.execute(
+                select(Membership).where(
+                    Membership.user_id == current_user.id, Membership.agency_id == agency_id
+                )
+            ).scalar_one_or_none()
+            if membership is not None:
+                g.membership = membership
+                g.agency = membership.agency
+                g.agency_id = membership.agency_id
+        return None
+
+    @app.context_processor
+    def inject_agency():
+        return {
+            "current_membership": g.get("membership"),
+            "current_agency": g.get("agency"),
+        }
+
+
+def role_required(role: str) -> Callable:
+    """Require a signed-in member of the current agency with at least `role`.
+
+    Signed-out visitors go to sign-in; a lower role gets 403.
+    """
+
+    def decorator(view: Callable) -> Callable:
+        @functools.wraps(view)
+        def wrapped(*args, **kwargs):
+            if not current_user.is_authenticated:
+                return login_manager.unauthorized()
+            membership: Membership | None = g.get("membership")
+            if membership is None:
+                return redirect(url_for("auth.no_agency"))
+            if not membership.can(role):
+                abort(403)
+            if membership.agency.require_2fa and not current_user.totp_enabled and (
+                request.endpoint not in TWO_FACTOR_SETUP_ENDPOINTS
+            ):
+                return redirect(url_for("auth.totp_setup", required=1))
+            return view(*args, **kwargs)
+
+        return wrapped
+
+    return decorator
+
+
+TWO_FACTOR_SETUP_ENDPOINTS = frozenset({"auth.totp_setup", "auth.security", "auth.logout"})
+
+
+def current_agency() -> Agency:
+    return g.agency

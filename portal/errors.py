@@ -1,0 +1,87 @@
+"""Error pages: every error says what happened and what to do next."""
+
+from __future__ import annotations
+
+from flask import Flask, jsonify, render_template, request
+from flask_babel import gettext as _
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException
+
+
+def _messages() -> dict[int, tuple[str, str]]:
+    return {
+        400: (_("Bad request"), _("The request could not be understood. Go back and try again.")),
+        403: (
+            _("Not allowed"),
+            _("Your role does not allow this. Ask an admin of your agency if you need it."),
+        ),
+        404: (
+            _("Page not found"),
+            _("Check the address, or go back to the previous page."),
+        ),
+        405: (_("Not allowed"), _("This address does not accept that kind of request.")),
+        410: (_("No longer available"), _("This page has been removed.")),
+        413: (
+            _("Too large"),
+            _("What you sent is larger than allowed. Send something smaller."),
+        ),
+        429: (
+            _("Too many attempts"),
+            _("Please wait a few minutes before trying again."),
+        ),
+        500: (
+            _("Something went wrong on our side"),
+            _("Nothing you did caused this. Please try again in a minute."),
+        ),
+    }
+
+
+def wants_json() -> bool:
+    return request.path.startswith("/api/")
+
+
+def init_app(app: Flask) -> None:
+    @app.errorhandler(CSRFError)
+    def csrf_error(error):
+        title = _("Your session expired")
+        detail = _("The form was open too long or came from elsewhere. Reload the page and try again.")
+        if wants_json():
+            return _problem(400, title, detail)
+        return render_template("errors/error.html", code=400, title=title, detail=detail), 400
+
+    @app.errorhandler(HTTPException)
+    def http_error(error: HTTPException):
+        code = error.code or 500
+        title, detail = _messages().get(code, (error.name, error.description or ""))
+        if wants_json():
+            return _problem(code, title, detail)
+        response = render_template("errors/error.html", code=code, title=title, detail=detail)
+        headers = {}
+        if code == 429 and getattr(error, "retry_after", None):
+            headers["Retry-After"] = str(error.retry_after)
+        return response, code, headers
+
+    @app.errorhandler(Exception)
+    def unexpected(error: Exception):
+        if isinstance(error, HTTPException):
+            return http_error(error)
+        app.logger.exception("unhandled error on %s %s", request.method, request.path)
+        title, detail = _messages()[500]
+        if wants_json():
+            return _problem(500, title, detail)
+        try:
+            page = render_template("errors/error.html", code=500, title=title, detail=detail)
+        except Exception:  # the error page itself failed: answer in plain text
+            app.logger.exception("error page failed to render")
+            page = f"{title}. {detail}"
+        return page, 500
+
+
+def _problem(status: int, title: str, detail: str, errors: list | None = None):
+    body = {"type": "about:blank", "title": title, "status": status, "detail": detail}
+    if errors:
+        body["errors"] = errors
+    response = jsonify(body)
+    response.status_code = status
+    response.mimetype = "application/problem+json"
+    return response

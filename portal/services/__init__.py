@@ -1,0 +1,1 @@
+"""The operations that views, the API and jobs share: one function per verb."""

@@ -1,0 +1,22 @@
+// Small progressive enhancements; every page works without this file.
+(function () {
+  "use strict";
+  function onClick(event) {
+    var button = event.target.closest("[data-copy]");
+    if (!button) return;
+    var source = document.getElementById(button.getAttribute("data-copy"));
+    if (!source || !navigator.clipboard) return;
+    event.preventDefault();
+    navigator.clipboard.writeText(source.value || source.textContent).then(function () {
+      var done = button.getAttribute("data-copied") || "Copied";
+      var label = button.textContent;
+      button.textContent = done;
+      setTimeout(function () { button.textContent = label; }, 2000);
+    });
+  }
+  document.addEventListener("click", onClick);
+  // Auto-submit selects marked data-autosubmit (language switcher) when JS is on.
+  document.addEventListener("change", function (event) {
+    if (event.target.matches("select[data-autosubmit]")) event.target.form.requestSubmit();
+  });
+})();

@@ -1,0 +1,385 @@
+"""Fixtures: the app on the real PostgreSQL and Redis, a live server for the
+sandbox and the browser, personas, and RQ workers.
+
+Where the services are: LATCHKEY_TEST_DATABASE_URL / LATCHKEY_TEST_REDIS_URL,
+else PostgreSQL and Redis on 127.0.0.1 when they answer, else SQLite and no
+Redis (tests that need Redis then skip, and under CI=true a skip fails the run).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+from contextlib import closing
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+PG_DEFAULT = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+REDIS_DEFAULT = "redis://127.0.0.1:6379/15"
+PASSWORD = "correct horse battery staple 42"
+
+
+def _port_open(host: str, port: int) -> bool:
+    with closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as sock:
+        sock.settimeout(0.5)
+        return sock.connect_ex((host, port)) == 0
+
+
+def _free_port() -> int:
+    with closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _worker_suffix() -> str:
+    return os.environ.get("PYTEST_XDIST_WORKER", "")
+
+
+def database_url(tmp_root: Path) -> str:
+    url = os.environ.get("LATCHKEY_TEST_DATABASE_URL")
+    if not url and _port_open("127.0.0.1", 5432):
+        url = PG_DEFAULT
+    if not url:
+        if CI:
+            pytest.exit("CI=true but PostgreSQL is not reachable on 127.0.0.1:5432", returncode=3)
+        return f"sqlite:///{tmp_root / 'test.sqlite3'}"
+    suffix = _worker_suffix()
+    if suffix and url.startswith("postgresql"):
+        # One database per xdist worker.
+        import psycopg
+
+        base, _, name = url.rpartition("/")
+        new_name = f"{name}_{suffix}"
+        plain = base.replace("postgresql+psycopg", "postgresql") + "/" + name
+        with psycopg.connect(plain, autocommit=True) as conn:
+            exists = conn.execute(
+                "SELECT 1 FROM pg_database WHERE datname = %s", (new_name,)
+            ).fetchone()
+            if not exists:
+                conn.execute(f'CREATE DATABASE "{new_name}"')
+        url = f"{base}/{new_name}"
+    return url
+
+
+def redis_url() -> str | None:
+    url = os.environ.get("LATCHKEY_TEST_REDIS_URL")
+    if not url and _port_open("127.0.0.1", 6379):
+        url = REDIS_DEFAULT
+    if not url:
+        if CI:
+            pytest.exit("CI=true but Redis is not reachable on 127.0.0.1:6379", returncode=3)
+        return None
+    suffix = _worker_suffix()
+    if suffix:
+        index = 14 - int(suffix.removeprefix("gw") or 0)
+        url = url.rsplit("/", 1)[0] + f"/{max(index, 1)}"
+    return url
+
+
+# --------------------------------------------------------------------------- app
+
+
+@pytest.fixture(scope="session")
+def tmp_root(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("latchkey")
+
+
+@pytest.fixture(scope="session")
+def server_port() -> int:
+    return _free_port()
+
+
+@pytest.fixture(scope="session")
+def app(tmp_root, server_port):
+    """One app for the whole run, on the test database, with its schema fresh."""
+    from cryptography.fernet import Fernet
+
+    from portal import create_app
+    from portal.extensions import db
+
+    instance = tmp_root / "instance"
+    instance.mkdir(exist_ok=True)
+    os.environ["LATCHKEY_INSTANCE_PATH"] = str(instance)
+    redis = redis_url()
+    application = create_app(
+        {
+            "ENV": {"LATCHKEY_ENV": "test", "LATCHKEY_SANDBOX": "1"},
+            "SECRET_KEY": "test-secret-key-0123456789abcdef0123456789",
+            "LATCHKEY_ENCRYPTION_KEYS": [Fernet.generate_key().decode()],
+            "SQLALCHEMY_DATABASE_URI": database_url(tmp_root),
+            "REDIS_URL": redis,
+            "RATELIMIT_STORAGE_URI": redis or "memory://",
+            "LATCHKEY_BASE_URL": f"http://127.0.0.1:{server_port}",
+            "JOBS_MODE": "rq" if redis else "inline",
+            "TESTING": True,
+        }
+    )
+    # Connector URLs depend on the base URL set above.
+    from portal import platforms
+
+    platforms.init_app(application)
+    with application.app_context():
+        db.drop_all()
+        _drop_alembic_version(db)
+        db.create_all()
+    yield application
+    with application.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+def _drop_alembic_version(db) -> None:
+    with db.engine.begin() as conn:
+        conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
+
+
+@pytest.fixture(autouse=True)
+def _clean_state(request, app):
+    """Each test starts with empty tables, an empty Redis and fresh rate limits."""
+    from portal.extensions import db, limiter
+
+    ctx = app.app_context()
+    ctx.push()
+    yield
+    db.session.rollback()
+    db.session.remove()
+    tables = [t.name for t in reversed(db.metadata.sorted_tables)]
+    with db.engine.begin() as conn:
+        if db.engine.dialect.name == "postgresql":
+            quoted = ", ".join(f'"{t}"' for t in tables)
+            conn.execute(text(f"TRUNCATE {quoted} RESTART IDENTITY CASCADE"))
+        else:
+            for table in tables:
+                conn.execute(text(f'DELETE FROM "{table}"'))
+    if app.config.get("REDIS_URL"):
+        from portal.kv import redis_connection
+
+        redis_connection().flushdb()
+    limiter.reset()
+    ctx.pop()
+    outbox = Path(app.instance_path) / "outbox"
+    if outbox.exists():
+        for f in outbox.iterdir():
+            f.unlink()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+@pytest.fixture
+def needs_redis(app):
+    if not app.config.get("REDIS_URL"):
+        pytest.skip("needs Redis (set LATCHKEY_TEST_REDIS_URL or run Redis on 127.0.0.1:6379)")
+
+
+@pytest.fixture
+def needs_postgres(app):
+    if not app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
+        pytest.skip("needs PostgreSQL (set LATCHKEY_TEST_DATABASE_URL or run it on 127.0.0.1)")
+
+
+# ---------------------------------------------------------------- live server
+
+
+class _LiveServer:
+    def __init__(self, app, port: int):
+        from werkzeug.serving import make_server
+
+        self.port = port
+        self.url = f"http://127.0.0.1:{port}"
+        self.server = make_server("127.0.0.1", port, app, threaded=True)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def start(self) -> None:
+        self.thread.start()
+        deadline = time.monotonic() + 5
+        while not _port_open("127.0.0.1", self.port):
+            if time.monotonic() > deadline:
+                raise RuntimeError("live server did not start")
+            time.sleep(0.05)
+
+    def stop(self) -> None:
+        self.server.shutdown()
+
+
+@pytest.fixture(scope="session")
+def _live_server_session(app, server_port):
+    server = _LiveServer(app, server_port)
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def live_server(_live_server_session):
+    """The app served over real HTTP at LATCHKEY_BASE_URL (the sandbox lives there)."""
+    return _live_server_session
+
+
+# ------------------------------------------------------------------ personas
+
+
+def make_agency(name: str = "Acme Agency", email: str = "owner@acme.test"):
+    from portal.services.agencies import create_agency
+
+    agency, user = create_agency(name, email, PASSWORD)
+    return agency, user
+
+
+def add_member(agency, email: str, role: str):
+    from portal.auth.passwords import hash_password
+    from portal.extensions import db
+    from portal.models import Membership, User
+
+    user = User(email=email, password_hash=_cached_hash(hash_password), name=email.split("@")[0])
+    db.session.add(user)
+    db.session.flush()
+    db.session.add(Membership(agency_id=agency.id, user_id=user.id, role=role))
+    db.session.commit()
+    return user
+
+
+_HASH: dict[str, str] = {}
+
+
+def _cached_hash(hasher) -> str:
+    if "h" not in _HASH:
+        _HASH["h"] = hasher(PASSWORD)
+    return _HASH["h"]
+
+
+@pytest.fixture
+def agency():
+    return make_agency()[0]
+
+
+@pytest.fixture
+def owner(agency):
+    from portal.models import User
+
+    return User.query.filter_by(email="owner@acme.test").one()
+
+
+@pytest.fixture
+def admin(agency):
+    return add_member(agency, "admin@acme.test", "admin")
+
+
+@pytest.fixture
+def member(agency):
+    return add_member(agency, "member@acme.test", "member")
+
+
+@pytest.fixture
+def viewer(agency):
+    return add_member(agency, "viewer@acme.test", "viewer")
+
+
+@pytest.fixture
+def outsider():
+    """Owner of another agency: every id of Acme's must be a 404 to them."""
+    _other, user = make_agency("Other Agency", "owner@other.test")
+    return user
+
+
+class Auth:
+    """Sign a test client in without the sign-in form (fast, no rate limit)."""
+
+    def __init__(self, client):
+        self.client = client
+
+    def login(self, user, agency_id: int | None = None):
+        from portal.extensions import db
+
+        user = db.session.merge(user)
+        membership = user.memberships[0] if user.memberships else None
+        now = int(time.time())
+        with self.client.session_transaction() as sess:
+            sess.clear()
+            sess["_user_id"] = user.get_id()
+            sess["_fresh"] = True
+            sess["auth_at"] = now
+            sess["seen_at"] = now
+            sess["agency_id"] = agency_id or (membership.agency_id if membership else None)
+        return self.client
+
+    def logout(self):
+        with self.client.session_transaction() as sess:
+            sess.clear()
+
+
+@pytest.fixture
+def auth(client):
+    return Auth(client)
+
+
+# ----------------------------------------------------------------------- jobs
+
+
+@pytest.fixture
+def rq_worker(app, needs_redis):
+    """Run every queued job now with RQ's SimpleWorker (burst) against real Redis."""
+    from rq import SimpleWorker
+
+    from portal.kv import redis_connection
+    from worker import QUEUES, set_worker_app
+
+    set_worker_app(app)
+
+    def run(queues=QUEUES, max_jobs: int | None = None):
+        worker = SimpleWorker(list(queues), connection=redis_connection())
+        worker.work(burst=True, max_jobs=max_jobs)
+        return worker
+
+    return run
+
+
+# ------------------------------------------------------------------- outbox
+
+
+@pytest.fixture
+def outbox(app):
+    """E-mails written to the instance outbox, parsed."""
+    import email
+    from email import policy
+
+    folder = Path(app.instance_path) / "outbox"
+
+    def read():
+        if not folder.exists():
+            return []
+        messages = []
+        for path in sorted(folder.glob("*.eml"), key=lambda p: p.stat().st_mtime_ns):
+            messages.append(email.message_from_bytes(path.read_bytes(), policy=policy.default))
+        return messages
+
+    return read
+
+
+# ------------------------------------------------- CI: no skipped test allowed
+
+
+def pytest_sessionfinish(session, exitstatus):
+    if not CI:
+        return
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is None:
+        return
+    skipped = reporter.stats.get("skipped", [])
+    if skipped:
+        reporter.write_line(
+            f"CI=true: {len(skipped)} test(s) were skipped; every test must run in CI.", red=True
+        )
+        session.exitstatus = 1
