@@ -91,7 +91,8 @@ def audit_verify(slug: str) -> None:
         click.echo(f"ok {result.count} events")
         return
     click.echo(
-        f"broken at event {result.broken_event_id} after {result.count} good events: {result.reason}"
+        f"broken at event {result.broken_event_id} "
+        f"after {result.count} good events: {result.reason}"
     )
     sys.exit(1)
 

@@ -33,7 +33,9 @@ def _get(env: Mapping[str, str], name: str) -> str | None:
         try:
             return Path(env[file_var]).read_text().strip()
         except OSError as exc:
-            raise ConfigError(f"{file_var}: cannot read {env[file_var]!r} ({exc.strerror})") from exc
+            raise ConfigError(
+                f"{file_var}: cannot read {env[file_var]!r} ({exc.strerror})"
+            ) from exc
     value = env.get(name)
     return value.strip() if value is not None else None
 
@@ -89,16 +91,22 @@ def load_config(instance_path: str, env: Mapping[str, str] | None = None) -> dic
     env = os.environ if env is None else env
     latchkey_env = (_get(env, "LATCHKEY_ENV") or "development").lower()
     if latchkey_env not in ENVIRONMENTS:
-        raise ConfigError(f"LATCHKEY_ENV: expected one of {', '.join(ENVIRONMENTS)}, got {latchkey_env!r}")
+        raise ConfigError(
+            f"LATCHKEY_ENV: expected one of {', '.join(ENVIRONMENTS)}, got {latchkey_env!r}"
+        )
     production = latchkey_env == "production"
 
     secret_key = _get(env, "SECRET_KEY")
     if not secret_key:
         if production:
             raise ConfigError("SECRET_KEY: required in production (at least 32 random characters)")
-        secret_key = _instance_secret(instance_path, "secret_key", lambda: secrets.token_urlsafe(48))
+        secret_key = _instance_secret(
+            instance_path, "secret_key", lambda: secrets.token_urlsafe(48)
+        )
     if production and (secret_key.lower() in KNOWN_DEFAULT_SECRETS or len(secret_key) < 32):
-        raise ConfigError("SECRET_KEY: too short or a known default; use at least 32 random characters")
+        raise ConfigError(
+            "SECRET_KEY: too short or a known default; use at least 32 random characters"
+        )
 
     keys_raw = _get(env, "LATCHKEY_ENCRYPTION_KEYS")
     if not keys_raw:
@@ -158,7 +166,10 @@ def load_config(instance_path: str, env: Mapping[str, str] | None = None) -> dic
         if bool(client_id) != bool(client_secret):
             raise ConfigError(f"{upper}_CLIENT_ID and {upper}_CLIENT_SECRET must be set together")
         if client_id:
-            platform_credentials[platform] = {"client_id": client_id, "client_secret": client_secret}
+            platform_credentials[platform] = {
+                "client_id": client_id,
+                "client_secret": client_secret,
+            }
 
     return {
         "LATCHKEY_ENV": latchkey_env,

@@ -44,7 +44,9 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(CSRFError)
     def csrf_error(error):
         title = _("Your session expired")
-        detail = _("The form was open too long or came from elsewhere. Reload the page and try again.")
+        detail = _(
+            "The form was open too long or came from elsewhere. Reload the page and try again."
+        )
         if wants_json():
             return _problem(400, title, detail)
         return render_template("errors/error.html", code=400, title=title, detail=detail), 400

@@ -51,7 +51,6 @@ def build(
     msg["Message-ID"] = make_msgid(domain="latchkey.localhost")
     if reply_to:
         msg["Reply-To"] = reply_to
-    msg["Content-Language"] = locale
     msg.set_content(text_body)
     msg.add_alternative(html_body, subtype="html")
     for attachment in attachments:
@@ -59,6 +58,8 @@ def build(
         msg.add_attachment(
             attachment.content, maintype=maintype, subtype=subtype, filename=attachment.filename
         )
+    # After the body: set_content() drops Content-* headers set before it.
+    msg["Content-Language"] = locale
     return msg
 
 

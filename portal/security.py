@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import secrets
 
-from flask import Flask, g, request
+from flask import Flask, g, has_request_context, request
 
 
 def csp_nonce() -> str:
-    if "csp_nonce" not in g:
-        g.csp_nonce = secrets.token_urlsafe(16)
-    return g.csp_nonce
+    """This request's nonce (kept on the request: an app context may outlive it)."""
+    if not has_request_context():
+        if "csp_nonce" not in g:
+            g.csp_nonce = secrets.token_urlsafe(16)
+        return g.csp_nonce
+    if "latchkey.csp_nonce" not in request.environ:
+        request.environ["latchkey.csp_nonce"] = secrets.token_urlsafe(16)
+    return request.environ["latchkey.csp_nonce"]
 
 
 def init_app(app: Flask) -> None:
@@ -30,9 +35,7 @@ def init_app(app: Flask) -> None:
             "img-src 'self' data:; "
             "font-src 'self'; "
             "connect-src 'self'; "
-            "form-action 'self' "
-            + " ".join(app.config.get("CSP_FORM_ACTION_EXTRA", ()))
-            + "; "
+            "form-action 'self' " + " ".join(app.config.get("CSP_FORM_ACTION_EXTRA", ())) + "; "
             "object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
         )
         response.headers.setdefault("Content-Security-Policy", policy)

@@ -123,6 +123,15 @@ def app(tmp_root, server_port):
     from portal import platforms
 
     platforms.init_app(application)
+    from portal.extensions import limiter
+
+    # Flask-Limiter keeps one storage per Limiter object; tests that build a
+    # second app (production settings) rebind it, so it is restored per test.
+    application.extensions["test_limiter_state"] = (
+        limiter._storage,
+        limiter._limiter,
+        limiter._storage_uri,
+    )
     with application.app_context():
         db.drop_all()
         _drop_alembic_version(db)
@@ -143,9 +152,11 @@ def _clean_state(request, app):
     """Each test starts with empty tables, an empty Redis and fresh rate limits."""
     from portal.extensions import db, limiter
 
+    limiter._storage, limiter._limiter, limiter._storage_uri = app.extensions["test_limiter_state"]
     ctx = app.app_context()
     ctx.push()
     yield
+    limiter._storage, limiter._limiter, limiter._storage_uri = app.extensions["test_limiter_state"]
     db.session.rollback()
     db.session.remove()
     tables = [t.name for t in reversed(db.metadata.sorted_tables)]
@@ -155,7 +166,7 @@ def _clean_state(request, app):
             conn.execute(text(f"TRUNCATE {quoted} RESTART IDENTITY CASCADE"))
         else:
             for table in tables:
-                conn.execute(text(f'DELETE FROM "{table}"'))
+                conn.execute(text(f'DELETE FROM "{table}"'))  # noqa: S608 (model table names)
     if app.config.get("REDIS_URL"):
         from portal.kv import redis_connection
 

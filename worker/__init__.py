@@ -96,13 +96,13 @@ def enqueue(
         from rq import Retry
 
         q = get_queue(queue)
-        options = dict(
-            job_timeout=timeout,
-            retry=Retry(max=len(retry), interval=list(retry)) if retry else None,
-            description=title,
-            job_id=job_id,
-            failure_ttl=7 * 24 * 3600,
-        )
+        options = {
+            "job_timeout": timeout,
+            "retry": Retry(max=len(retry), interval=list(retry)) if retry else None,
+            "description": title,
+            "job_id": job_id,
+            "failure_ttl": 7 * 24 * 3600,
+        }
         if delay:
             return q.enqueue_in(timedelta(seconds=delay), func, *args, **options)
         return q.enqueue(func, *args, **options)

@@ -50,7 +50,9 @@ def run_cron(app: Flask) -> None:
     build_cron(app).start()
 
 
-def run_worker(app: Flask, queues: list[str] | None, burst: bool = False, cron: bool = False) -> None:
+def run_worker(
+    app: Flask, queues: list[str] | None, burst: bool = False, cron: bool = False
+) -> None:
     from rq import Worker
 
     from portal.kv import redis_connection

@@ -85,8 +85,11 @@ def record(
         )
     last = db.session.execute(
         select(AuditEvent.seq, AuditEvent.hash)
-        .where(AuditEvent.agency_id.is_(agency_id) if agency_id is None
-               else AuditEvent.agency_id == agency_id)
+        .where(
+            AuditEvent.agency_id.is_(agency_id)
+            if agency_id is None
+            else AuditEvent.agency_id == agency_id
+        )
         .order_by(AuditEvent.seq.desc())
         .limit(1)
     ).first()
@@ -125,16 +128,17 @@ class ChainResult:
 
 def verify_chain(agency_id: int | None) -> ChainResult:
     """Recompute the agency's chain; report the first event that breaks it."""
-    condition = AuditEvent.agency_id.is_(None) if agency_id is None else (
-        AuditEvent.agency_id == agency_id
+    condition = (
+        AuditEvent.agency_id.is_(None) if agency_id is None else (AuditEvent.agency_id == agency_id)
     )
     prev = GENESIS
     expected_seq = 1
     count = 0
     for event in db.session.execute(
-        select(AuditEvent).where(condition).order_by(AuditEvent.seq).execution_options(
-            yield_per=1000
-        )
+        select(AuditEvent)
+        .where(condition)
+        .order_by(AuditEvent.seq)
+        .execution_options(yield_per=1000)
     ).scalars():
         if event.seq != expected_seq:
             return ChainResult(False, count, event.id, f"missing event before seq {event.seq}")

@@ -20,7 +20,9 @@ class AuditEvent(db.Model):
         Index("ix_audit_event_subject", "agency_id", "subject_type", "subject_id"),
     )
 
-    id: Mapped[int] = mapped_column(BigInteger().with_variant(db.Integer, "sqlite"), primary_key=True)
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(db.Integer, "sqlite"), primary_key=True
+    )
     # NULL for events with no agency (e.g. a failed sign-in for an unknown e-mail).
     agency_id: Mapped[int | None] = mapped_column(ForeignKey("agency.id", ondelete="CASCADE"))
     seq: Mapped[int] = mapped_column()

@@ -52,7 +52,10 @@ def credentials(platform_id: str) -> dict[str, str]:
     if configured:
         return configured
     if current_app.config["LATCHKEY_SANDBOX"]:
-        return {"client_id": f"sandbox-{platform_id}", "client_secret": f"sandbox-secret-{platform_id}"}
+        return {
+            "client_id": f"sandbox-{platform_id}",
+            "client_secret": f"sandbox-secret-{platform_id}",
+        }
     raise PlatformError(
         f"{platform_id} is not set up on this Latchkey server.",
         f"An administrator must set {platform_id.upper()}_CLIENT_ID and "

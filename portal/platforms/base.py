@@ -47,7 +47,7 @@ class OAuthEndpoints:
     scopes: tuple[str, ...]
     scope_separator: str = " "
     # How the client authenticates at the token endpoint (Authlib names).
-    token_endpoint_auth_method: str = "client_secret_basic"
+    token_endpoint_auth_method: str = "client_secret_basic"  # noqa: S105 (a method name)
     extra_authorize_params: dict[str, str] = field(default_factory=dict)
 
 

@@ -41,15 +41,17 @@ def normalise_email(email: str) -> str:
     return email.strip().lower()
 
 
-def create_agency(name: str, owner_email: str, password: str, owner_name: str = "",
-                  locale: str = "en") -> tuple[Agency, User]:
+def create_agency(
+    name: str, owner_email: str, password: str, owner_name: str = "", locale: str = "en"
+) -> tuple[Agency, User]:
     """Create an agency and its owner in one transaction (committed)."""
     email = normalise_email(owner_email)
     if db.session.execute(select(User.id).where(User.email == email)).first():
         raise AgencyError("email", "An account with this e-mail already exists. Sign in instead.")
     agency = Agency(name=name.strip(), slug=unique_slug(name), default_locale=locale, identities={})
-    user = User(email=email, name=owner_name.strip(), password_hash=hash_password(password),
-                locale=locale)
+    user = User(
+        email=email, name=owner_name.strip(), password_hash=hash_password(password), locale=locale
+    )
     db.session.add_all([agency, user])
     db.session.flush()
     db.session.add(Membership(agency_id=agency.id, user_id=user.id, role="owner"))
