@@ -116,8 +116,8 @@ def keys_rotate() -> None:
 @click.option("--burst", is_flag=True, help="Stop when the queues are empty.")
 @click.option(
     "--cron/--no-cron",
-    default=False,
-    help="Also run the periodic-job scheduler (run exactly one per deployment).",
+    default=True,
+    help="Compete for the cron lock: exactly one worker runs the periodic jobs (default on).",
 )
 @click.option("--queues", default="", help="Comma-separated queues (default: all).")
 @with_appcontext

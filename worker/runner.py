@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import importlib
+import logging
+import multiprocessing
 import os
+import signal
 import threading
+import time
+import uuid
 
 from flask import Flask
 
@@ -45,9 +50,48 @@ def build_cron(app: Flask):
 
 
 def run_cron(app: Flask) -> None:
+    """Run RQ's cron scheduler in this process (one per deployment)."""
     if not app.config.get("REDIS_URL"):
         raise SystemExit("latchkey cron needs REDIS_URL")
     build_cron(app).start()
+
+
+LEADER_KEY = "latchkey:cron:leader"
+LEADER_TTL = 60
+
+
+def _cron_leader(app: Flask) -> None:
+    """In a child of `latchkey worker`: become the one cron scheduler, or wait.
+
+    Any number of workers may run; a Redis lock with a TTL makes exactly one
+    of them run the periodic jobs, and another takes over within a minute if
+    that one dies.
+    """
+    from portal.kv import redis_connection
+
+    log = logging.getLogger("latchkey.cron")
+    me = uuid.uuid4().hex
+    with app.app_context():
+        conn = redis_connection()
+        while not conn.set(LEADER_KEY, me, nx=True, ex=LEADER_TTL):
+            time.sleep(LEADER_TTL / 3)
+        log.info("this worker runs the periodic jobs")
+
+        def keep_lock():
+            while True:
+                time.sleep(LEADER_TTL / 3)
+                if conn.get(LEADER_KEY) != me.encode():
+                    log.warning("lost the cron lock; stopping the scheduler")
+                    os.kill(os.getpid(), signal.SIGTERM)
+                    return
+                conn.expire(LEADER_KEY, LEADER_TTL)
+
+        threading.Thread(target=keep_lock, daemon=True).start()
+        try:
+            build_cron(app).start()
+        finally:
+            if conn.get(LEADER_KEY) == me.encode():
+                conn.delete(LEADER_KEY)
 
 
 def run_worker(
@@ -67,7 +111,17 @@ def run_worker(
     unknown = set(names) - set(QUEUES)
     if unknown:
         raise SystemExit(f"unknown queue(s): {', '.join(sorted(unknown))}")
-    if cron:
-        threading.Thread(target=run_cron, args=(app,), daemon=True, name="latchkey-cron").start()
-    worker = Worker(names, connection=redis_connection())
-    worker.work(burst=burst, with_scheduler=True)
+    child = None
+    if cron and not burst:
+        child = multiprocessing.get_context("fork").Process(
+            target=_cron_leader, args=(app,), name="latchkey-cron", daemon=True
+        )
+        child.start()
+    try:
+        with app.app_context():
+            worker = Worker(names, connection=redis_connection())
+        worker.work(burst=burst, with_scheduler=True)
+    finally:
+        if child is not None and child.is_alive():
+            child.terminate()
+            child.join(5)
