@@ -40,6 +40,11 @@ def _worker_suffix() -> str:
     return os.environ.get("PYTEST_XDIST_WORKER", "")
 
 
+def _session_tag() -> str:
+    """Separates concurrent test runs: each xdist worker, each pytest process."""
+    return f"{_worker_suffix() or 'main'}_{os.getpid()}"
+
+
 def database_url(tmp_root: Path) -> str:
     url = os.environ.get("LATCHKEY_TEST_DATABASE_URL")
     if not url and _port_open("127.0.0.1", 5432):
@@ -48,22 +53,32 @@ def database_url(tmp_root: Path) -> str:
         if CI:
             pytest.exit("CI=true but PostgreSQL is not reachable on 127.0.0.1:5432", returncode=3)
         return f"sqlite:///{tmp_root / 'test.sqlite3'}"
-    suffix = _worker_suffix()
-    if suffix and url.startswith("postgresql"):
-        # One database per xdist worker.
+    if url.startswith("postgresql"):
+        # A database of its own for this run, dropped at the end.
         import psycopg
 
         base, _, name = url.rpartition("/")
-        new_name = f"{name}_{suffix}"
-        plain = base.replace("postgresql+psycopg", "postgresql") + "/" + name
-        with psycopg.connect(plain, autocommit=True) as conn:
-            exists = conn.execute(
-                "SELECT 1 FROM pg_database WHERE datname = %s", (new_name,)
-            ).fetchone()
-            if not exists:
-                conn.execute(f'CREATE DATABASE "{new_name}"')
+        new_name = f"{name}_{_session_tag()}"
+        with psycopg.connect(_plain(url), autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{new_name}" WITH (FORCE)')
+            conn.execute(f'CREATE DATABASE "{new_name}"')
         url = f"{base}/{new_name}"
     return url
+
+
+def _plain(url: str) -> str:
+    return url.replace("postgresql+psycopg", "postgresql")
+
+
+def _drop_database(url: str) -> None:
+    if not url.startswith("postgresql"):
+        return
+    import psycopg
+
+    name = url.rpartition("/")[2]
+    admin = os.environ.get("LATCHKEY_TEST_DATABASE_URL", PG_DEFAULT)
+    with psycopg.connect(_plain(admin), autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def redis_url() -> str | None:
@@ -74,11 +89,10 @@ def redis_url() -> str | None:
         if CI:
             pytest.exit("CI=true but Redis is not reachable on 127.0.0.1:6379", returncode=3)
         return None
+    # Redis has 16 numbered databases: spread concurrent runs over 2..15.
     suffix = _worker_suffix()
-    if suffix:
-        index = 14 - int(suffix.removeprefix("gw") or 0)
-        url = url.rsplit("/", 1)[0] + f"/{max(index, 1)}"
-    return url
+    index = 15 - int(suffix.removeprefix("gw")) if suffix else 2 + os.getpid() % 12
+    return url.rsplit("/", 1)[0] + f"/{max(index, 2)}"
 
 
 # --------------------------------------------------------------------------- app
@@ -140,6 +154,7 @@ def app(tmp_root, server_port):
     with application.app_context():
         db.session.remove()
         db.engine.dispose()
+    _drop_database(application.config["SQLALCHEMY_DATABASE_URI"])
 
 
 def _drop_alembic_version(db) -> None:

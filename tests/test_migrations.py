@@ -71,15 +71,20 @@ def test_it_migrates_sqlite_to_the_models_schema_and_back(tmp_path, monkeypatch)
 def test_it_migrates_postgresql_to_the_models_schema_and_back(
     app, needs_postgres, tmp_path, monkeypatch
 ):
-    url = _fresh_postgres_database("latchkey_migrations")
-    migrated = _migrated_app(url, tmp_path, monkeypatch)
-    _round_trip(migrated)
-    with migrated.app_context():
-        db.engine.dispose()
-    engine = create_engine(url)
-    with engine.connect() as conn:
-        assert conn.execute(text("SELECT count(*) FROM alembic_version")).scalar() == 1
-    engine.dispose()
+    from tests.conftest import _drop_database
+
+    url = _fresh_postgres_database(f"latchkey_migrations_{os.getpid()}")
+    try:
+        migrated = _migrated_app(url, tmp_path, monkeypatch)
+        _round_trip(migrated)
+        with migrated.app_context():
+            db.engine.dispose()
+        engine = create_engine(url)
+        with engine.connect() as conn:
+            assert conn.execute(text("SELECT count(*) FROM alembic_version")).scalar() == 1
+        engine.dispose()
+    finally:
+        _drop_database(url)
 
 
 @pytest.mark.parametrize("name", ["agency", "grant", "access_request"])
