@@ -40,14 +40,20 @@ login_manager.session_protection = "basic"
 
 
 def start_session(user: User, agency_id: int | None = None, remember: bool = False) -> None:
-    """Sign `user` in with a fresh session (the old one is discarded)."""
+    """Sign `user` in with a fresh session (the old one is discarded).
+
+    `remember` keeps the session cookie across browser restarts; without it the
+    cookie ends with the browser. Either way the idle and absolute limits
+    apply, so no long-lived remember-me token is issued.
+    """
     locale = session.get("locale")
     session.clear()
     if locale:
         session["locale"] = locale
     if user.locale:
         session["locale"] = user.locale
-    login_user(user, remember=remember)
+    _forget_request_token()
+    login_user(user, remember=False)
     now = int(time.time())
     session["auth_at"] = now
     session["seen_at"] = now
@@ -55,7 +61,7 @@ def start_session(user: User, agency_id: int | None = None, remember: bool = Fal
         first = user.memberships[0] if user.memberships else None
         agency_id = first.agency_id if first else None
     session["agency_id"] = agency_id
-    session.permanent = True
+    session.permanent = remember
 
 
 def end_session() -> None:
@@ -64,11 +70,23 @@ def end_session() -> None:
     session.clear()
     if locale:
         session["locale"] = locale
+    _forget_request_token()
+
+
+def _forget_request_token() -> None:
+    """Drop the CSRF token cached for this request: it belonged to the old session."""
+    g.pop(current_app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token"), None)
 
 
 def init_app(app: Flask) -> None:
     @app.before_request
     def load_membership():
+        # `g` lives as long as the app context. Where one context outlives a
+        # request (the test suite keeps one pushed), values cached by
+        # Flask-Login and Flask-WTF would leak into the next request: read the
+        # user and the CSRF token from this request's cookie instead.
+        g.pop("_login_user", None)
+        g.pop(current_app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token"), None)
         g.membership = None
         g.agency = None
         g.agency_id = None
@@ -81,7 +99,9 @@ def init_app(app: Flask) -> None:
             end_session()
             from flask import flash
 
-            flash(_l("Your session ended after a period of inactivity. Please sign in again."), "info")
+            flash(
+                _l("Your session ended after a period of inactivity. Please sign in again."), "info"
+            )
             return redirect(url_for("auth.login", next=request.path))
         if now - session.get("seen_at", 0) > 60:
             session["seen_at"] = now  # write the cookie at most once a minute
@@ -122,8 +142,10 @@ def role_required(role: str) -> Callable:
                 return redirect(url_for("auth.no_agency"))
             if not membership.can(role):
                 abort(403)
-            if membership.agency.require_2fa and not current_user.totp_enabled and (
-                request.endpoint not in TWO_FACTOR_SETUP_ENDPOINTS
+            if (
+                membership.agency.require_2fa
+                and not current_user.totp_enabled
+                and (request.endpoint not in TWO_FACTOR_SETUP_ENDPOINTS)
             ):
                 return redirect(url_for("auth.totp_setup", required=1))
             return view(*args, **kwargs)
