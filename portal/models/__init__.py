@@ -31,6 +31,11 @@ __all__ = [
     "Invitation",
     "Membership",
     "PasswordReset",
+    "SandboxRecord",
     "Template",
     "User",
 ]
+
+# Last, to avoid a circular import: the sandbox's one table, known to migrations
+# even when the sandbox is off.
+from ..sandbox.models import SandboxRecord

@@ -96,7 +96,11 @@ class ManualStep:
 
 
 class PlatformError(Exception):
-    """A call to the platform failed; `message` and `fix` are for people."""
+    """A call to the platform failed; `message` and `fix` are for people.
+
+    `detail` keeps what the platform itself said (its error code and message,
+    the HTTP status and path) for support and logs; it never holds a token.
+    """
 
     def __init__(
         self,
@@ -107,6 +111,7 @@ class PlatformError(Exception):
         code: str = "platform_error",
         retry_after: int | None = None,
         retryable: bool = False,
+        detail: str | None = None,
     ):
         super().__init__(message)
         self.message = message
@@ -115,6 +120,7 @@ class PlatformError(Exception):
         self.code = code
         self.retry_after = retry_after
         self.retryable = retryable
+        self.detail = detail
 
 
 Token = dict[str, Any]  # an OAuth token as Authlib returns it (access_token, expires_at, ...)

@@ -1,5 +1,15 @@
-"""Emulated platforms for the demo and the tests (never in production)."""
+"""Emulated platforms for the demo and the tests (never in production).
 
-from flask import Blueprint
+Each platform's OAuth server and API are served on their real paths under
+`/sandbox/<platform>/<host><path>`, where the connector registry points the
+connectors when LATCHKEY_SANDBOX is on. Registering the blueprint in an app
+with LATCHKEY_ENV=production raises `SandboxRefused`.
 
-bp = Blueprint("sandbox", __name__, url_prefix="/sandbox")
+Importing this package defines the `sandbox_record` table (`models`), so the
+schema knows it whenever the sandbox is loaded.
+"""
+
+from . import models, pinterest  # pinterest registers its routes on bp
+from .core import SandboxRefused, bp
+
+__all__ = ["SandboxRefused", "bp", "models", "pinterest"]

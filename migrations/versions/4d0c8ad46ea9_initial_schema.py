@@ -1,8 +1,8 @@
 """initial schema
 
-Revision ID: 4b89fafbd4e8
+Revision ID: 4d0c8ad46ea9
 Revises: 
-Create Date: 2026-11-29 05:26:04.186094
+Create Date: 2026-11-29 06:02:18.494888
 
 """
 from alembic import op
@@ -11,7 +11,7 @@ import portal.models.base
 
 
 # revision identifiers, used by Alembic.
-revision = '4b89fafbd4e8'
+revision = '4d0c8ad46ea9'
 down_revision = None
 branch_labels = None
 depends_on = None
@@ -45,6 +45,20 @@ def upgrade():
     )
     with op.batch_alter_table('ephemeral_value', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_ephemeral_value_expires_at'), ['expires_at'], unique=False)
+
+    op.create_table('sandbox_record',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('platform', sa.String(length=32), nullable=False),
+    sa.Column('kind', sa.String(length=32), nullable=False),
+    sa.Column('key', sa.String(length=200), nullable=False),
+    sa.Column('data', sa.JSON(), nullable=False),
+    sa.Column('created_at', portal.models.base.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('expires_at', portal.models.base.UTCDateTime(timezone=True), nullable=True),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_sandbox_record')),
+    sa.UniqueConstraint('platform', 'kind', 'key', name=op.f('uq_sandbox_record_platform'))
+    )
+    with op.batch_alter_table('sandbox_record', schema=None) as batch_op:
+        batch_op.create_index('ix_sandbox_record_expires_at', ['expires_at'], unique=False)
 
     op.create_table('user',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -301,6 +315,10 @@ def downgrade():
     op.drop_table('audit_event')
     op.drop_table('agency_connection')
     op.drop_table('user')
+    with op.batch_alter_table('sandbox_record', schema=None) as batch_op:
+        batch_op.drop_index('ix_sandbox_record_expires_at')
+
+    op.drop_table('sandbox_record')
     with op.batch_alter_table('ephemeral_value', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_ephemeral_value_expires_at'))
 
