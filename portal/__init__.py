@@ -36,7 +36,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     _init_extensions(app)
     _register_blueprints(app)
 
-    from . import cli, errors, i18n, labels, nav, platforms, security
+    from . import cli, errors, i18n, labels, nav, oauth, platforms, security
     from .auth import session as auth_session
 
     security.init_app(app)
@@ -46,6 +46,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     nav.init_app(app)
     auth_session.init_app(app)
     platforms.init_app(app)
+    oauth.init_app(app)
     cli.init_app(app)
     if app.config["LATCHKEY_ENV"] != "test":
         logging.basicConfig(level=logging.INFO)
@@ -73,8 +74,10 @@ def _register_blueprints(app: Flask) -> None:
     from .auth import bp as auth_bp
     from .client import bp as client_bp
     from .main import bp as main_bp
+    from .oauth import bp as oauth_bp
 
     app.register_blueprint(main_bp)
+    app.register_blueprint(oauth_bp)
     app.register_blueprint(auth_bp)
     app.register_blueprint(admin_bp)
     app.register_blueprint(client_bp)

@@ -4,4 +4,4 @@ from flask import Blueprint
 
 bp = Blueprint("admin", __name__, url_prefix="/app")
 
-from . import dashboard  # noqa: E402,F401
+from . import connections, dashboard, requests  # noqa: E402,F401

@@ -21,5 +21,5 @@ def dashboard():
         .group_by(AccessRequest.status)
     ).all()
     counts = dict.fromkeys(REQUEST_STATUSES[1:], 0)
-    counts.update({status: n for status, n in rows})
+    counts.update(dict(rows))
     return render("admin/dashboard.html", counts=counts, total=sum(counts.values()))

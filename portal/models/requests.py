@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy import JSON, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..extensions import db
 from .base import UTCDateTime, utcnow
+
+if TYPE_CHECKING:
+    from .accounts import Agency
 
 REQUEST_STATUSES = (
     "draft",
@@ -98,6 +102,7 @@ class AccessRequest(db.Model):
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
+    agency: Mapped[Agency] = relationship()
     client: Mapped[Client] = relationship()
     grants: Mapped[list[Grant]] = relationship(
         back_populates="access_request", order_by="Grant.id", cascade="all, delete-orphan"

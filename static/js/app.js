@@ -15,6 +15,14 @@
     });
   }
   document.addEventListener("click", onClick);
+  // After htmx replaces a whole step, move focus to its heading so keyboard and
+  // screen-reader users start reading the new step (status polling never moves focus).
+  document.addEventListener("htmx:afterSettle", function (event) {
+    var target = event.detail && event.detail.target;
+    if (!target || target.id !== "step") return;
+    var heading = document.querySelector("#step [data-focus]");
+    if (heading) heading.focus();
+  });
   // Auto-submit selects marked data-autosubmit (language switcher) when JS is on.
   document.addEventListener("change", function (event) {
     if (event.target.matches("select[data-autosubmit]")) event.target.form.requestSubmit();

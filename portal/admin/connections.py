@@ -1,0 +1,139 @@
+"""Connections: the agency's own account on each platform.
+
+Some platforms need the agency's side to start a grant (Pinterest partner
+requests), and every platform needs it to verify grants and offboard. Admins
+connect each platform once here, with the platform's OAuth ("agency" purpose).
+"""
+
+from __future__ import annotations
+
+from flask import Response, abort, flash, g, redirect, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+
+from .. import audit, nav, oauth, platforms
+from ..auth.session import role_required
+from ..extensions import db
+from ..platforms.base import Connector, PlatformError
+from ..services.connections import (
+    connections_by_platform,
+    disconnect,
+    end_transaction,
+    save_connection,
+)
+from ..web import render
+from . import bp
+
+nav.add("admin.connections", _l("Connections"), min_role="viewer", order=60)
+
+CONNECTION_STATUS_LABELS = {
+    "active": _l("Connected"),
+    "expired": _l("Expired"),
+    "error": _l("Needs attention"),
+}
+
+
+def _connector_or_404(platform: str) -> Connector:
+    try:
+        return platforms.get(platform)
+    except KeyError:
+        abort(404)
+
+
+def _user_actor() -> audit.Actor:
+    return audit.Actor("user", str(current_user.id), current_user.email)
+
+
+@bp.get("/connections")
+@role_required("viewer")
+def connections():
+    rows = connections_by_platform(g.agency_id)
+    entries = [(connector, rows.get(connector.id)) for connector in platforms.all_connectors()]
+    return render(
+        "admin/connections.html",
+        entries=entries,
+        status_labels=CONNECTION_STATUS_LABELS,
+    )
+
+
+@bp.post("/connections/<platform>/connect")
+@role_required("admin")
+def connection_connect(platform: str):
+    """Start the platform's sign-in for the agency's own account."""
+    connector = _connector_or_404(platform)
+    try:
+        url = oauth.authorization_url(
+            connector, "agency", g.agency_id, g.agency_id, user_id=current_user.id
+        )
+    except PlatformError as exc:
+        flash(f"{exc.message} {exc.fix}", "error")
+        return redirect(url_for("admin.connections"), 303)
+    return redirect(url, 303)
+
+
+@bp.post("/connections/<platform>/disconnect")
+@role_required("admin")
+def connection_disconnect(platform: str):
+    connector = _connector_or_404(platform)
+    if disconnect(g.agency_id, connector.id, _user_actor()):
+        flash(
+            _(
+                "%(platform)s is disconnected. Requests for %(platform)s cannot be sent and "
+                "their grants are not verified until you connect it again.",
+                platform=connector.name,
+            ),
+            "success",
+        )
+    return redirect(url_for("admin.connections"), 303)
+
+
+@oauth.on_callback("agency")
+def _agency_callback(connector: Connector, state: oauth.OAuthState, code, error) -> Response:
+    """Back from the platform: store the agency's token, encrypted, with who it is."""
+    membership = g.get("membership")
+    if membership is None or not membership.can("admin"):
+        abort(403)
+    back = redirect(url_for("admin.connections"), 303)
+    if error:
+        audit.record(
+            "connection.declined",
+            agency_id=state.agency_id,
+            actor=_user_actor(),
+            details={"platform": connector.id, "error": error[:64]},
+        )
+        db.session.commit()
+        flash(
+            _(
+                "%(platform)s was not connected: the sign-in was cancelled or refused.",
+                platform=connector.name,
+            ),
+            "warning",
+        )
+        return back
+    end_transaction()
+    try:
+        token = oauth.exchange_code(connector, state, code)
+        identity = connector.agency_identity(token)
+    except PlatformError as exc:
+        audit.record(
+            "connection.failed",
+            agency_id=state.agency_id,
+            actor=_user_actor(),
+            details={"platform": connector.id, "error": exc.message},
+        )
+        db.session.commit()
+        flash(f"{exc.message} {exc.fix}", "error")
+        return back
+    connection = save_connection(
+        state.agency_id, connector, token, identity, current_user.id, _user_actor()
+    )
+    flash(
+        _(
+            "%(platform)s is connected as %(account)s.",
+            platform=connector.name,
+            account=connection.account_name or connection.account_id or connector.name,
+        ),
+        "success",
+    )
+    return back

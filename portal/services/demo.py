@@ -1,0 +1,96 @@
+"""The demo agency: `latchkey demo` makes it (idempotent) and prints a client link."""
+
+from __future__ import annotations
+
+from flask import current_app
+from sqlalchemy import select
+
+from ..extensions import db
+from ..models import OPEN_REQUEST_STATUSES, AccessRequest, Agency, Template, User
+from .agencies import create_agency
+
+DEMO_EMAIL = "demo@latchkey.test"
+# A known password is fine for a local demo; create_demo refuses to run in production.
+DEMO_PASSWORD = "orchid lantern harbour 42"  # noqa: S105
+DEMO_AGENCY = "Northwind Digital"
+
+PINTEREST_ONBOARDING = [
+    {"platform": "pinterest", "asset_type": "AD_ACCOUNT", "permissions": ["CAMPAIGN_MANAGER"]},
+    {"platform": "pinterest", "asset_type": "PROFILE", "permissions": ["PROFILE_PUBLISHER"]},
+    {"platform": "pinterest", "asset_type": "CATALOG", "permissions": ["CATALOGS_MANAGER"]},
+]
+PINTEREST_REPORTING = [
+    {"platform": "pinterest", "asset_type": "AD_ACCOUNT", "permissions": ["ANALYST"]},
+]
+
+
+def create_demo() -> dict:
+    """Create (or find) the demo agency, its templates and sandbox connections."""
+    from .requests import create_request, request_url
+
+    if current_app.config["LATCHKEY_ENV"] == "production":
+        raise RuntimeError("the demo agency cannot be created in production")
+    user = db.session.execute(select(User).where(User.email == DEMO_EMAIL)).scalar_one_or_none()
+    if user is None:
+        agency, user = create_agency(DEMO_AGENCY, DEMO_EMAIL, DEMO_PASSWORD, owner_name="Demo")
+        agency.support_email = "hello@northwind.test"
+        agency.primary_color = "#0f766e"
+        db.session.add_all(
+            [
+                Template(
+                    agency_id=agency.id,
+                    name="Pinterest: ads, publishing and catalog",
+                    message=(
+                        "We will run your Pinterest campaigns, publish to your boards and keep "
+                        "your product catalog healthy. Billing stays with you."
+                    ),
+                    items=PINTEREST_ONBOARDING,
+                ),
+                Template(
+                    agency_id=agency.id,
+                    name="Pinterest: reporting only",
+                    message="We only need to read your ad results for monthly reports.",
+                    items=PINTEREST_REPORTING,
+                ),
+            ]
+        )
+        db.session.commit()
+    else:
+        agency = db.session.get(Agency, user.memberships[0].agency_id)
+
+    if current_app.config["LATCHKEY_SANDBOX"]:
+        from ..sandbox.connect import connect_agency_to_sandbox
+
+        connect_agency_to_sandbox(agency)
+
+    existing = db.session.execute(
+        select(AccessRequest)
+        .where(
+            AccessRequest.agency_id == agency.id,
+            AccessRequest.status.in_(OPEN_REQUEST_STATUSES),
+        )
+        .order_by(AccessRequest.id.desc())
+        .limit(1)
+    ).scalar_one_or_none()
+    if existing is not None:
+        link = request_url(existing)
+    else:
+        template = (
+            db.session.execute(
+                select(Template).where(Template.agency_id == agency.id).order_by(Template.id)
+            )
+            .scalars()
+            .first()
+        )
+        access_request, token = create_request(
+            agency,
+            user,
+            client_name="Blue Harbor Outfitters",
+            client_email="marketing@blueharbor.test",
+            locale="en",
+            items=template.items,
+            message=template.message,
+            template=template,
+        )
+        link = request_url(access_request, token)
+    return {"email": DEMO_EMAIL, "password": DEMO_PASSWORD, "link": link, "agency": agency.slug}
