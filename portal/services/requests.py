@@ -23,7 +23,7 @@ from flask_babel import gettext as _
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import defer, joinedload, selectinload
 
-from .. import audit, crypto, platforms
+from .. import audit, crypto, events, platforms
 from ..extensions import db
 from ..models import (
     OPEN_REQUEST_STATUSES,
@@ -326,6 +326,7 @@ def create_request(
     )
     db.session.add(access_request)
     db.session.flush()
+    _emit("access_request.created", agency.id, access_request.id)
     audit.record(
         "access_request.created",
         agency_id=agency.id,
@@ -374,9 +375,19 @@ def find_by_token(token: str) -> AccessRequest | None:
 # ------------------------------------------------------------- the request
 
 
+def _emit(action: str, agency_id: int, access_request_id: int, grant_id: int | None = None) -> None:
+    """Announce a state change (delivered to webhooks and e-mails after commit)."""
+    if action in events.PUBLIC_EVENTS or action in events.INTERNAL_EVENTS:
+        events.emit(
+            db.session(),
+            events.DomainEvent(action, agency_id, access_request_id, grant_id),
+        )
+
+
 def _record_status(
     access_request: AccessRequest, action: str, actor: audit.Actor | None, **details
 ) -> None:
+    _emit(action, access_request.agency_id, access_request.id)
     audit.record(
         action,
         agency_id=access_request.agency_id,
@@ -541,6 +552,7 @@ def _grant_patiently(connector, *args) -> GrantResult:
 
 
 def _record_grant(grant: Grant, action: str, actor: audit.Actor | None, **details) -> None:
+    _emit(action, grant.agency_id, grant.access_request_id, grant.id)
     audit.record(
         action,
         agency_id=grant.agency_id,
