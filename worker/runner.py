@@ -50,10 +50,10 @@ def build_cron(app: Flask):
 
 
 def run_cron(app: Flask) -> None:
-    """Run RQ's cron scheduler in this process (one per deployment)."""
+    """Run RQ's cron scheduler in this process once it holds the cron lock."""
     if not app.config.get("REDIS_URL"):
         raise SystemExit("latchkey cron needs REDIS_URL")
-    build_cron(app).start()
+    _cron_leader(app)
 
 
 LEADER_KEY = "latchkey:cron:leader"
