@@ -89,10 +89,28 @@ def redis_url() -> str | None:
         if CI:
             pytest.exit("CI=true but Redis is not reachable on 127.0.0.1:6379", returncode=3)
         return None
-    # Redis has 16 numbered databases: spread concurrent runs over 2..15.
-    suffix = _worker_suffix()
-    index = 15 - int(suffix.removeprefix("gw")) if suffix else 2 + os.getpid() % 12
-    return url.rsplit("/", 1)[0] + f"/{max(index, 2)}"
+    # Redis has 16 numbered databases: each concurrent run claims one of 2..15
+    # (a key in db 0), since every test flushes its database.
+    from redis import Redis
+
+    root = url.rsplit("/", 1)[0]
+    claims = Redis.from_url(root + "/0")
+    for index in range(2, 16):
+        if claims.set(f"latchkey-test:redis-index:{index}", _session_tag(), nx=True, ex=7200):
+            _CLAIMED.append((root, index))
+            return f"{root}/{index}"
+    pytest.exit("no free Redis database index (2..15) for this test run", returncode=3)
+
+
+_CLAIMED: list[tuple[str, int]] = []
+
+
+def _release_redis() -> None:
+    from redis import Redis
+
+    for root, index in _CLAIMED:
+        Redis.from_url(root + "/0").delete(f"latchkey-test:redis-index:{index}")
+    _CLAIMED.clear()
 
 
 # --------------------------------------------------------------------------- app
@@ -155,6 +173,7 @@ def app(tmp_root, server_port):
         db.session.remove()
         db.engine.dispose()
     _drop_database(application.config["SQLALCHEMY_DATABASE_URI"])
+    _release_redis()
 
 
 def _drop_alembic_version(db) -> None:

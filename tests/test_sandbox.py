@@ -204,8 +204,9 @@ def test_it_sends_unknown_scopes_and_plain_pkce_back_as_errors(client, app):
     assert parse_qs(urlsplit(plain.headers["Location"]).query)["error"] == ["invalid_request"]
 
 
-def test_it_makes_a_fresh_world_for_each_consent(client, app):
+def test_it_makes_a_fresh_world_for_each_browser(client, app):
     first, _ = code_from(consent(client, app))
+    client.delete_cookie("session")  # another browser
     second, _ = code_from(consent(client, app))
 
     tokens = [exchange(client, app, code).get_json() for code in (first, second)]
@@ -218,6 +219,22 @@ def test_it_makes_a_fresh_world_for_each_consent(client, app):
 
     assert ids[0] != ids[1]
     assert db.session.query(SandboxRecord).filter_by(kind="world").count() == 2
+
+
+def test_it_keeps_the_same_account_when_the_same_browser_signs_in_again(client, app):
+    first, _ = code_from(consent(client, app))
+    second, _ = code_from(consent(client, app))
+
+    tokens = [exchange(client, app, code).get_json() for code in (first, second)]
+    ids = {
+        client.get(
+            USER_ACCOUNT, headers={"Authorization": f"Bearer {t['access_token']}"}
+        ).get_json()["id"]
+        for t in tokens
+    }
+
+    assert len(ids) == 1
+    assert db.session.query(SandboxRecord).filter_by(kind="world").count() == 1
 
 
 # --------------------------------------------------------------- token endpoint

@@ -36,7 +36,16 @@ from datetime import timedelta
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from flask import Blueprint, Response, abort, current_app, jsonify, redirect, render_template
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    jsonify,
+    redirect,
+    render_template,
+    session,
+)
 from flask_babel import gettext as _
 from sqlalchemy import delete, select
 from sqlalchemy.orm.attributes import flag_modified
@@ -712,10 +721,29 @@ def consent_decision(
             status=400,
         )
     purge_expired()
-    world_id = create_world(emulated.id, persona_id)
+    world_id = _same_person(emulated.id, persona_id) or create_world(emulated.id, persona_id)
+    _remember(emulated.id, persona_id, world_id)
     code = issue_code(emulated, world_id, req)
     db.session.commit()
     return redirect(with_params(req.redirect_uri, {"code": code, "state": req.state}), code=302)
+
+
+SESSION_WORLDS = "sandbox_worlds"
+
+
+def _same_person(platform_id: str, persona_id: str) -> str | None:
+    """Signing in again in this browser as the same persona is the same account,
+    as on the real platform (so a retry after a failure reaches the same assets)."""
+    world_id = (session.get(SESSION_WORLDS) or {}).get(f"{platform_id}:{persona_id}")
+    if world_id and get_record(platform_id, "world", world_id) is not None:
+        return world_id
+    return None
+
+
+def _remember(platform_id: str, persona_id: str, world_id: str) -> None:
+    worlds = dict(session.get(SESSION_WORLDS) or {})
+    worlds[f"{platform_id}:{persona_id}"] = world_id
+    session[SESSION_WORLDS] = worlds
 
 
 # ------------------------------------------------------------- code exchange
