@@ -1,0 +1,225 @@
+"""HTML to PDF with WeasyPrint: bundled fonts, a locked-down fetcher, a deadline.
+
+Speed: compiling the stylesheet and loading the bundled fonts into a Fontconfig
+configuration costs tens of milliseconds, so each compiled
+(FontConfiguration, stylesheet) pair is kept in a small pool and reused. A
+pair is used by one render at a time (Pango font maps are not thread-safe)
+and is thrown away if its render failed or was interrupted. A process
+forked from one that rendered starts with an empty pool.
+
+Deadline: the render runs in its own short-lived thread and the caller waits
+at most `timeout` seconds. On timeout the caller gets `ReportTimeout` at once
+and the render thread is interrupted with an asynchronous exception, which
+Python delivers at the thread's next bytecode (WeasyPrint's layout is Python,
+and its calls into Pango/Fontconfig return quickly). This works the same in a
+web thread, an RQ work horse and a SimpleWorker, unlike `signal.alarm`, which
+only works in the main thread and would collide with RQ's own job timeout.
+The hard backstops stay in place: RQ kills a work horse that outlives the
+job's timeout, and gunicorn restarts a worker that stops answering.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import ctypes
+import hashlib
+import logging
+import os
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from weasyprint import CSS, HTML
+from weasyprint.text.fonts import FontConfiguration
+
+from .fetcher import ReportURLFetcher
+
+log = logging.getLogger(__name__)
+
+FONT_FAMILY = "Latchkey Report Sans"
+# (file name, weight) of the bundled faces; see static/fonts/LICENSE-DejaVu.txt.
+FONT_FACES = (("DejaVuSans.ttf", 400), ("DejaVuSans-Bold.ttf", 700))
+_POOL_SIZE = 4
+
+
+class ReportError(RuntimeError):
+    """The report could not be produced."""
+
+
+class ReportTimeout(ReportError):
+    """The renderer did not finish in time."""
+
+
+class _Interrupted(BaseException):
+    """Raised inside a render thread whose caller gave up waiting.
+
+    A BaseException so that WeasyPrint's `except Exception` handlers let it
+    through and the render stops instead of carrying on.
+    """
+
+
+@dataclass
+class _Kit:
+    key: tuple
+    font_config: FontConfiguration
+    stylesheet: CSS
+
+
+@dataclass
+class _Job:
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    finished: bool = False
+    abandoned: bool = False
+    result: bytes | None = None
+    error: BaseException | None = None
+    refused: list[str] = field(default_factory=list)
+
+
+_pool: list[_Kit] = []
+_pool_lock = threading.Lock()
+
+
+def font_face_css(font_dir: Path) -> str:
+    """@font-face rules for the bundled fonts, as file URLs the fetcher allows."""
+    rules = []
+    for filename, weight in FONT_FACES:
+        path = font_dir / filename
+        if not path.is_file():
+            raise ReportError(f"bundled font missing: {path}")
+        rules.append(
+            f'@font-face {{ font-family: "{FONT_FAMILY}"; src: url("{path.resolve().as_uri()}"); '
+            f"font-weight: {weight}; font-style: normal; }}"
+        )
+    return "\n".join(rules)
+
+
+def _kit_key(stylesheet_path: Path, font_dir: Path) -> tuple:
+    stat = stylesheet_path.stat()
+    return (str(stylesheet_path), stat.st_mtime_ns, stat.st_size, str(font_dir))
+
+
+def _take_kit(stylesheet_path: Path, font_dir: Path, allowed_dirs: tuple[Path, ...]) -> _Kit:
+    key = _kit_key(stylesheet_path, font_dir)
+    with _pool_lock:
+        # Drop kits built from an older stylesheet (edited during development).
+        _pool[:] = [kit for kit in _pool if kit.key == key]
+        if _pool:
+            return _pool.pop()
+    font_config = FontConfiguration()
+    source = font_face_css(font_dir) + "\n" + stylesheet_path.read_text(encoding="utf-8")
+    stylesheet = CSS(
+        string=source,
+        font_config=font_config,
+        url_fetcher=ReportURLFetcher(allowed_dirs),
+        base_url=stylesheet_path.resolve().as_uri(),
+    )
+    return _Kit(key, font_config, stylesheet)
+
+
+def _forget_inherited_kits() -> None:
+    """In a forked child (an RQ work horse, a gunicorn worker), start a fresh
+    pool. The inherited kits' temporary font folders belong to the parent:
+    detach them so the child never deletes them when the kits are freed. The
+    lock is replaced too, in case another thread held it at the fork."""
+    global _pool_lock
+    _pool_lock = threading.Lock()
+    for kit in _pool:
+        kit.font_config._folder = None  # FontConfiguration.__del__ removes this folder
+    _pool.clear()
+
+
+def _drain_pool() -> None:
+    """Free the kits while the interpreter is still whole: left to module
+    teardown, their Pango and Fontconfig objects can be released after the
+    libraries' bindings are gone, which crashes the process on exit."""
+    with _pool_lock:
+        _pool.clear()
+
+
+os.register_at_fork(after_in_child=_forget_inherited_kits)
+atexit.register(_drain_pool)
+
+
+def _give_back(kit: _Kit) -> None:
+    with _pool_lock:
+        if len(_pool) < _POOL_SIZE:
+            _pool.append(kit)
+
+
+def _interrupt(thread: threading.Thread) -> None:
+    ident = thread.ident
+    if ident is None or not thread.is_alive():
+        return
+    hit = ctypes.pythonapi.PyThreadState_SetAsyncExc(
+        ctypes.c_ulong(ident), ctypes.py_object(_Interrupted)
+    )
+    if hit > 1:  # never expected: undo rather than disturb other threads
+        ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(ident), None)
+
+
+def render_pdf(
+    html: str,
+    *,
+    stylesheet_path: Path,
+    font_dir: Path,
+    allowed_dirs: tuple[Path, ...],
+    timeout: float,
+    label: str = "report",
+) -> bytes:
+    """Render `html` to PDF bytes, reading only through `ReportURLFetcher`.
+
+    Raises ReportTimeout after `timeout` seconds and ReportError if WeasyPrint
+    fails.
+    """
+    kit = _take_kit(stylesheet_path, font_dir, allowed_dirs)
+    job = _Job()
+
+    def run() -> None:
+        try:
+            fetcher = ReportURLFetcher(allowed_dirs)
+            document = HTML(string=html, url_fetcher=fetcher)
+            job.result = document.write_pdf(
+                stylesheets=[kit.stylesheet], font_config=kit.font_config
+            )
+            job.refused = list(fetcher.refused)
+        except _Interrupted:
+            return
+        except Exception as exc:
+            job.error = exc
+        with job.lock:
+            job.finished = True
+            # A kit whose render failed or was abandoned is not trusted again.
+            if job.error is None and not job.abandoned:
+                _give_back(kit)
+
+    def target() -> None:
+        # An interruption landing between statements of `run` ends here; the
+        # caller has already reported the timeout.
+        with contextlib.suppress(_Interrupted):
+            run()
+
+    digest = hashlib.sha256(html.encode()).hexdigest()[:8]
+    thread = threading.Thread(target=target, name=f"latchkey-pdf-{digest}", daemon=True)
+    thread.start()
+    thread.join(timeout)
+    with job.lock:
+        if not job.finished:
+            job.abandoned = True
+    if job.abandoned:
+        _interrupt(thread)
+        log.error("PDF %s: rendering took longer than %.0f s and was stopped", label, timeout)
+        raise ReportTimeout(f"The PDF {label} took longer than {timeout:.0f} s to render.")
+    if job.error is not None:
+        raise ReportError(f"The PDF {label} could not be rendered: {job.error}") from job.error
+    if job.refused:
+        log.warning("PDF %s: %d reference(s) refused: %s", label, len(job.refused), job.refused)
+    if job.result is None:
+        raise ReportError(f"The PDF {label} could not be rendered: no output.")
+    return job.result
+
+
+def pool_size() -> int:
+    """How many compiled stylesheets are ready (for tests and the health view)."""
+    with _pool_lock:
+        return len(_pool)
