@@ -1,7 +1,9 @@
 """Periodic jobs, run by RQ's CronScheduler (`latchkey worker --cron` or `latchkey cron`).
 
-Each entry: (job function import path, queue, cron expression or interval seconds).
-Areas add their periodic work here; the scheduler, not a home-made loop, runs it.
+Each entry: the job function's import path, its queue, a cron expression (UTC)
+or an interval in seconds, and optionally a timeout. Areas add their periodic
+work here; the scheduler, not a home-made loop, runs it. Every job here is
+idempotent, so a run repeated after a crash or a failover sends nothing twice.
 """
 
 from __future__ import annotations
@@ -9,6 +11,20 @@ from __future__ import annotations
 PERIODIC: list[dict] = [
     # Grants stuck in "verifying" (a worker died mid-job, a lost message) are retried.
     {"func": "worker.jobs.sweep_stuck_grants", "queue": "verify", "interval": 300},
-    # Links past their date answer 410 at once; this records it for the agency.
-    {"func": "worker.jobs.expire_due_requests", "queue": "default", "interval": 3600},
+    # Each request is expired at its time by a delayed job (worker.jobs.plan_expiry);
+    # this sweep is the safety net for one lost with Redis or deferred by a verification.
+    {"func": "worker.jobs.expire_due_requests", "queue": "default", "interval": 300},
+    # Clients who have not finished: reminded 3 and 7 days after the link was e-mailed.
+    {"func": "worker.jobs.send_reminders", "queue": "default", "cron": "15 * * * *"},
+    # Agencies: a link their client has not finished expires within 3 days.
+    {"func": "worker.jobs.send_expiry_warnings", "queue": "default", "cron": "45 * * * *"},
+    # Nightly: every verified grant is checked again; one the agency lost is flagged removed.
+    {"func": "worker.jobs.reverify_active_grants", "queue": "verify", "cron": "30 2 * * *"},
+    # First day of each quarter: every active access, with how to remove it.
+    {
+        "func": "worker.jobs.quarterly_access_review",
+        "queue": "default",
+        "cron": "0 9 1 1,4,7,10 *",
+        "timeout": 600,
+    },
 ]
