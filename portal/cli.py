@@ -73,6 +73,32 @@ def agency_create(name: str, owner_email: str, password: str, connect_sandbox: b
     click.echo(agency.slug)
 
 
+@click.group("apikey")
+def apikey_group() -> None:
+    """Manage API keys."""
+
+
+@apikey_group.command("create")
+@click.option("--agency", "slug", required=True, help="The agency's slug.")
+@click.option("--name", default="CLI key", show_default=True, help="What the key is for.")
+@click.option("--read-only", is_flag=True, help="Only the read scope (no create or revoke).")
+@with_appcontext
+def apikey_create(slug: str, name: str, read_only: bool) -> None:
+    """Create an API key; prints it, once, on the last line."""
+    from .api.keys import create_key
+    from .audit import Actor
+
+    agency = _agency_by_slug(slug)
+    key, plain = create_key(
+        agency.id,
+        name,
+        ["read"] if read_only else ["read", "write"],
+        actor=Actor("system", None, "latchkey apikey create"),
+    )
+    click.echo(f"created API key {key.name!r} (lk_{key.prefix}_...) for {agency.slug}")
+    click.echo(plain)
+
+
 @click.group("audit")
 def audit_group() -> None:
     """Inspect the audit trail."""
@@ -155,6 +181,7 @@ def demo_command() -> None:
 
 def init_app(app: Flask) -> None:
     app.cli.add_command(agency_group)
+    app.cli.add_command(apikey_group)
     app.cli.add_command(audit_group)
     app.cli.add_command(keys_group)
     app.cli.add_command(worker_command)
