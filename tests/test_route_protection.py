@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 
 from portal.extensions import db
-from portal.models import Invitation, Membership
+from portal.models import Grant, Invitation, Membership, Template
 from portal.models.base import utcnow
 
 # Arguments of id-bearing routes, and how to make an object of Acme's for each.
@@ -17,9 +17,15 @@ OBJECT_FACTORIES = {
     "request_id": "access_request",
     "membership_id": "membership",
     "invitation_id": "invitation",
+    "template_id": "template",
+    "client_id": "client",
+    "grant_id": "grant",
+    "key_id": "api_key",
+    "endpoint_id": "webhook_endpoint",
+    "delivery_id": "webhook_delivery",
 }
 # Non-id arguments: a value that exists for every agency.
-PLAIN_VALUES = {"platform": "pinterest"}
+PLAIN_VALUES = {"platform": "pinterest", "code": "LK-2345-6789", "job_id": "no-such-job"}
 PUBLIC_APP_ENDPOINTS: set[str] = set()
 
 
@@ -51,12 +57,49 @@ def _objects(agency, owner) -> dict[str, int]:
         invited_by_id=owner.id,
     )
     db.session.add(invitation)
+    template = Template(agency_id=agency.id, name="Ads", items=access_request.items)
+    grant = Grant(
+        agency_id=agency.id,
+        access_request_id=access_request.id,
+        item_index=0,
+        platform="pinterest",
+        asset_type="TAG",
+        asset_id="tag-1",
+        status="needs_action",
+        manual=True,
+    )
+    db.session.add_all([template, grant])
     db.session.commit()
     return {
+        **_api_objects(agency),
         "access_request": access_request.id,
         "membership": other.id,
         "invitation": invitation.id,
+        "template": template.id,
+        "client": access_request.client_id,
+        "grant": grant.id,
     }
+
+
+def _api_objects(agency) -> dict[str, int]:
+    from portal.api.keys import create_key
+    from portal.models import WebhookDelivery
+    from portal.webhooks import service as webhooks
+
+    key, _plain = create_key(agency.id, "CRM")
+    endpoint, _secret = webhooks.create_endpoint(
+        agency.id, "https://example.com/hooks", ["*"], None, None
+    )
+    delivery = WebhookDelivery(
+        agency_id=agency.id,
+        endpoint_id=endpoint.id,
+        event_id="msg_test",
+        event_type="grant.verified",
+        payload="{}",
+    )
+    db.session.add(delivery)
+    db.session.commit()
+    return {"api_key": key.id, "webhook_endpoint": endpoint.id, "webhook_delivery": delivery.id}
 
 
 def _url(rule, ids: dict[str, int]) -> str:

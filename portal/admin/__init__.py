@@ -4,4 +4,14 @@ from flask import Blueprint
 
 bp = Blueprint("admin", __name__, url_prefix="/app")
 
-from . import connections, dashboard, requests  # noqa: E402,F401
+from . import (  # noqa: E402,F401
+    audit_log,
+    branding,
+    clients,
+    connections,
+    dashboard,
+    health,
+    requests,
+    templates,
+    verify,
+)

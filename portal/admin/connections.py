@@ -54,6 +54,7 @@ def connections():
         "admin/connections.html",
         entries=entries,
         status_labels=CONNECTION_STATUS_LABELS,
+        identities=identity_rows(g.agency),
     )
 
 
@@ -137,3 +138,95 @@ def _agency_callback(connector: Connector, state: oauth.OAuthState, code, error)
         "success",
     )
     return back
+
+
+# ------------------------------------------------------- receiving identities
+
+# Who receives the access on each platform: stored in Agency.identities as
+# {"pinterest": {"business_id": "..."}, "google": {"email": "..."}, ...}.
+IDENTITY_FIELDS = (
+    ("pinterest", "business_id", _l("Pinterest business id"), r"^\d{6,20}$",
+     _l("Digits only, as shown in Pinterest Business Manager.")),
+    ("meta", "business_id", _l("Meta business id"), r"^\d{6,20}$",
+     _l("Digits only, from Meta Business Settings, Business info.")),
+    ("google_ads", "manager_id", _l("Google Ads manager account id"), r"^\d{3}-?\d{3}-?\d{4}$",
+     _l("Like 123-456-7890.")),
+    ("google", "email", _l("E-mail for Google products (Analytics, Tag Manager, Search Console)"),
+     None, _l("The Google account that receives access.")),
+)  # fmt: skip
+
+
+def identity_rows(agency) -> list[dict]:
+    current = agency.identities or {}
+    return [
+        {
+            "name": f"{platform}.{key}",
+            "label": label,
+            "hint": hint,
+            "value": (current.get(platform) or {}).get(key, ""),
+        }
+        for platform, key, label, _pattern, hint in IDENTITY_FIELDS
+    ]
+
+
+@bp.post("/connections/identities")
+@role_required("admin")
+def connection_identities():
+    import re
+
+    from email_validator import EmailNotValidError, validate_email
+    from flask import current_app, request
+
+    from .requests import ActionForm
+
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    agency = g.agency
+    identities: dict[str, dict] = {k: dict(v) for k, v in (agency.identities or {}).items()}
+    errors: dict[str, str] = {}
+    for platform, key, _label, pattern, _hint in IDENTITY_FIELDS:
+        name = f"{platform}.{key}"
+        value = (request.form.get(name) or "").strip()
+        if not value:
+            identities.get(platform, {}).pop(key, None)
+            continue
+        if pattern and not re.match(pattern, value):
+            errors[name] = _("This does not look right: check the format.")
+            continue
+        if key == "email":
+            try:
+                value = validate_email(
+                    value,
+                    check_deliverability=False,
+                    test_environment=current_app.config["LATCHKEY_ENV"] != "production",
+                ).normalized
+            except EmailNotValidError:
+                errors[name] = _("Enter a valid e-mail address.")
+                continue
+        if key == "manager_id":
+            value = value.replace("-", "")
+        identities.setdefault(platform, {})[key] = value
+    if errors:
+        rows = identity_rows(agency)
+        for row in rows:
+            row["value"] = request.form.get(row["name"], "")
+            row["error"] = errors.get(row["name"])
+        rows_by_platform = connections_by_platform(g.agency_id)
+        entries = [(c, rows_by_platform.get(c.id)) for c in platforms.all_connectors()]
+        return render(
+            "admin/connections.html",
+            entries=entries,
+            status_labels=CONNECTION_STATUS_LABELS,
+            identities=rows,
+        ), 422
+    agency.identities = {k: v for k, v in identities.items() if v}
+    audit.record(
+        "agency.identities_changed",
+        agency_id=agency.id,
+        actor=_user_actor(),
+        subject=("agency", agency.id),
+        details={"identities": agency.identities},
+    )
+    db.session.commit()
+    flash(_("Receiving identities saved."), "success")
+    return redirect(url_for("admin.connections"), 303)

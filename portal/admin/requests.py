@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from flask import abort, current_app, flash, g, redirect, request, url_for
+from datetime import timedelta
+
+from flask import Response, abort, current_app, flash, g, redirect, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import joinedload, selectinload
 from wtforms import EmailField, IntegerField, SelectField, StringField, TextAreaField, URLField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
@@ -15,9 +17,12 @@ from wtforms.validators import DataRequired, Length, NumberRange, Optional
 from .. import audit, nav, platforms
 from ..auth.session import role_required
 from ..extensions import db
-from ..models import AccessRequest, Grant, Template, User
+from ..models import REQUEST_STATUSES, AccessRequest, AuditEvent, Client, Grant, Template, User
+from ..models.base import utcnow
+from ..services import request_actions
 from ..services import requests as service
 from ..services.connections import connections_by_platform, is_usable
+from ..services.templates import answer_label
 from ..web import get_for_agency, is_htmx, render
 from . import bp
 
@@ -133,8 +138,14 @@ def request_new():
     if template_id:
         template = get_for_agency(Template, template_id)
     items_error = None
+    client_id = request.args.get("client_id", type=int)
     if request.method == "GET":
         form.locale.data = g.agency.default_locale
+        if client_id:
+            known = get_for_agency(Client, client_id)
+            form.client_name.data = known.name
+            form.client_email.data = known.email
+            form.locale.data = known.locale
         checked = _checked_from(template.items) if template else set()
         if template and template.message:
             form.message.data = template.message
@@ -185,45 +196,161 @@ def request_new():
     ), status
 
 
+SORTS = {
+    "newest": lambda: (AccessRequest.created_at.desc(), AccessRequest.id.desc()),
+    "oldest": lambda: (AccessRequest.created_at.asc(), AccessRequest.id.asc()),
+    "expires": lambda: (AccessRequest.expires_at.asc(), AccessRequest.id.asc()),
+    "client": lambda: (func.lower(Client.name).asc(), AccessRequest.id.asc()),
+}
+SORT_LABELS = {
+    "newest": _l("Newest first"),
+    "oldest": _l("Oldest first"),
+    "expires": _l("Expiring soonest"),
+    "client": _l("Client name"),
+}
+MAX_PER_PAGE = 100
+COUNT_CAP = 10_000
+
+
+def list_filters() -> dict:
+    """The list's filters from the query string, normalised."""
+    status = request.args.get("status", "")
+    platform = request.args.get("platform", "")
+    sort = request.args.get("sort", "newest")
+    per_page = request.args.get("per_page", PER_PAGE, type=int)
+    return {
+        "q": (request.args.get("q") or "").strip()[:200],
+        "status": status if status in REQUEST_STATUSES else "",
+        "platform": platform if platform in {c.id for c in platforms.all_connectors()} else "",
+        "sort": sort if sort in SORTS else "newest",
+        "page": max(request.args.get("page", 1, type=int), 1),
+        "per_page": min(max(per_page, 1), MAX_PER_PAGE),
+    }
+
+
+def _conditions(agency_id: int, f: dict) -> tuple[list, bool]:
+    """WHERE clauses, and whether they need the client joined."""
+    where = [AccessRequest.agency_id == agency_id]
+    needs_client = False
+    if f["status"]:
+        where.append(AccessRequest.status == f["status"])
+    if f["platform"]:
+        # Items are a JSON snapshot; their text names each platform once per item.
+        where.append(
+            func.cast(AccessRequest.items, db.Text).contains(
+                f'"platform": "{f["platform"]}"', autoescape=True
+            )
+        )
+    if f["q"]:
+        # Prefix of the client's name or e-mail (any case), or the exact external
+        # id: each side is an index range scan (see the Client indexes), joined
+        # by id rather than OR-ed across tables, which would scan every row.
+        q = f["q"].lower()
+        clients = select(Client.id).where(
+            Client.agency_id == agency_id,
+            or_(
+                func.lower(Client.name).startswith(q, autoescape=True),
+                func.lower(Client.email).startswith(q, autoescape=True),
+            ),
+        )
+        by_client = select(AccessRequest.id).where(
+            AccessRequest.agency_id == agency_id, AccessRequest.client_id.in_(clients)
+        )
+        by_external = select(AccessRequest.id).where(
+            AccessRequest.agency_id == agency_id, AccessRequest.external_id == f["q"]
+        )
+        where.append(AccessRequest.id.in_(by_client.union(by_external)))
+    return where, needs_client
+
+
+def query_page(agency_id: int, f: dict):
+    """One query for the page's rows (with the client and grant counts) and one count.
+
+    Offset pagination over indexed orderings (agency_id, status, created_at):
+    the first pages, which people use, cost an index range scan; deep pages
+    cost the offset. Page numbers and "jump to page" need offsets; the API's
+    cursor list is the keyset alternative for scripts walking everything.
+    """
+    where, _needs_client = _conditions(agency_id, f)
+    # Counting stops at COUNT_CAP: past it the page says "10,000+" and the
+    # count costs the same at 10,000 or 1,000,000 matching requests.
+    capped = select(AccessRequest.id).where(*where).limit(COUNT_CAP + 1).subquery()
+    total = db.session.scalar(select(func.count()).select_from(capped)) or 0
+    n_grants = (
+        select(func.count())
+        .where(Grant.access_request_id == AccessRequest.id)
+        .correlate(AccessRequest)
+        .scalar_subquery()
+    )
+    n_verified = (
+        select(func.count())
+        .where(Grant.access_request_id == AccessRequest.id, Grant.status == "verified")
+        .correlate(AccessRequest)
+        .scalar_subquery()
+    )
+    n_attention = (
+        select(func.count())
+        .where(
+            Grant.access_request_id == AccessRequest.id,
+            Grant.status.in_(("failed", "needs_action")),
+        )
+        .correlate(AccessRequest)
+        .scalar_subquery()
+    )
+    rows = db.session.execute(
+        select(
+            AccessRequest,
+            Client,
+            n_grants.label("grants"),
+            n_verified.label("verified"),
+            n_attention.label("attention"),
+        )
+        .join(Client, Client.id == AccessRequest.client_id)
+        .where(*where)
+        .order_by(*SORTS[f["sort"]]())
+        .limit(f["per_page"])
+        .offset((f["page"] - 1) * f["per_page"])
+    ).all()
+    return rows, total
+
+
 @bp.get("/requests")
 @role_required("viewer")
 def request_list():
-    page = max(request.args.get("page", 1, type=int), 1)
-    total = db.session.scalar(
-        select(func.count())
-        .select_from(AccessRequest)
-        .where(AccessRequest.agency_id == g.agency_id)
-    )
-    rows = (
-        db.session.execute(
-            select(AccessRequest)
-            .where(AccessRequest.agency_id == g.agency_id)
-            .options(joinedload(AccessRequest.client))
-            .order_by(AccessRequest.created_at.desc(), AccessRequest.id.desc())
-            .limit(PER_PAGE)
-            .offset((page - 1) * PER_PAGE)
-        )
-        .scalars()
-        .all()
-    )
-    counts: dict[int, dict[str, int]] = {}
-    if rows:
-        for request_id, status, n in db.session.execute(
-            select(Grant.access_request_id, Grant.status, func.count())
-            .where(Grant.access_request_id.in_([r.id for r in rows]))
-            .group_by(Grant.access_request_id, Grant.status)
-        ):
-            counts.setdefault(request_id, {})[status] = n
-    pages = max((total + PER_PAGE - 1) // PER_PAGE, 1)
-    if page > pages and total:
+    f = list_filters()
+    rows, total = query_page(g.agency_id, f)
+    more = total > COUNT_CAP
+    if more:
+        # Past the cap the last page is unknown: offer the next one while pages are full.
+        pages = f["page"] + (1 if len(rows) == f["per_page"] else 0)
+    else:
+        pages = max((total + f["per_page"] - 1) // f["per_page"], 1)
+    if f["page"] > pages and total:
         abort(404)
+
+    def page_url(**changes):
+        args = {k: v for k, v in f.items() if v and not (k == "per_page" and v == PER_PAGE)}
+        args.update(changes)
+        if args.get("page") == 1:
+            args.pop("page")
+        if args.get("sort") == "newest":
+            args.pop("sort")
+        return url_for("admin.request_list", **args)
+
     return render(
         "admin/requests/list.html",
+        "results",
         rows=rows,
-        counts=counts,
-        page=page,
+        f=f,
+        page=f["page"],
         pages=pages,
-        total=total,
+        total=min(total, COUNT_CAP),
+        more=more,
+        page_url=page_url,
+        statuses=REQUEST_STATUSES[1:],
+        sort_labels=SORT_LABELS,
+        connectors=platforms.all_connectors(),
+        filtered=bool(f["q"] or f["status"] or f["platform"]),
     )
 
 
@@ -234,9 +361,12 @@ def request_detail(request_id: int):
     # The live status component polls this same address.
     block = "status" if request.headers.get("HX-Target") == STATUS_TARGET else None
     can_edit = g.membership.can("member")
+    extra = {} if block else _detail_extras(access_request)
     return render(
         "admin/requests/detail.html",
         block,
+        **extra,
+        fragment=is_htmx(),
         ar=access_request,
         link=service.request_url(access_request) if can_edit else None,
         can_edit=can_edit,
@@ -294,3 +424,232 @@ def request_revoke(request_id: int):
     if is_htmx():
         return "", 204, {"HX-Redirect": url_for("admin.request_detail", request_id=request_id)}
     return redirect(url_for("admin.request_detail", request_id=request_id), 303)
+
+
+# ------------------------------------------------------------ detail extras
+
+ACTION_LABELS = {
+    "access_request.created": _l("Request created"),
+    "access_request.opened": _l("The client opened the link"),
+    "access_request.in_progress": _l("The client started granting"),
+    "access_request.completed": _l("Completed"),
+    "access_request.partially_completed": _l("Partially completed"),
+    "access_request.expired": _l("The link expired"),
+    "access_request.revoked": _l("Revoked"),
+    "access_request.extended": _l("Expiry extended"),
+    "access_request.link_regenerated": _l("New link made; the old one stopped working"),
+    "access_request.email_sent": _l("Link e-mailed to the client"),
+    "access_request.email_requested": _l("E-mail to the client queued"),
+    "access_request.answered": _l("The client answered the questions"),
+    "oauth.client_connected": _l("The client signed in to the platform"),
+    "oauth.declined": _l("The client declined on the platform"),
+    "grant.granted": _l("Access granted"),
+    "grant.verifying": _l("Checking access"),
+    "grant.verified": _l("Access verified"),
+    "grant.failed": _l("Grant failed"),
+    "grant.needs_action": _l("Manual step waiting"),
+    "grant.manual_done": _l("Manual step marked done"),
+    "grant.retried": _l("Verification retried"),
+    "grant.removed": _l("Access removed"),
+}
+
+
+def action_label(action: str) -> str:
+    return str(ACTION_LABELS.get(action, action))
+
+
+def _detail_extras(access_request: AccessRequest) -> dict:
+    """The timeline (one query over the audit trail's subject index) and e-mail state."""
+    grant_ids = [str(x.id) for x in access_request.grants]
+    subject = and_(
+        AuditEvent.subject_type == "access_request",
+        AuditEvent.subject_id == str(access_request.id),
+    )
+    if grant_ids:
+        subject = or_(
+            subject,
+            and_(AuditEvent.subject_type == "grant", AuditEvent.subject_id.in_(grant_ids)),
+        )
+    timeline = list(
+        db.session.execute(
+            select(AuditEvent)
+            .where(AuditEvent.agency_id == access_request.agency_id, subject)
+            .order_by(AuditEvent.seq.desc())
+            .limit(200)
+        ).scalars()
+    )
+    emailed = any(e.action == "access_request.email_sent" for e in timeline)
+    return {
+        "timeline": timeline,
+        "action_label": action_label,
+        "emailed": emailed,
+        "answer_label": answer_label,
+        "extend_choices": (3, 7, 14, 30),
+        "expiring_soon": access_request.expires_at - utcnow() < timedelta(days=3),
+        "report_available": url_exists_safe("admin.request_report"),
+    }
+
+
+def url_exists_safe(endpoint: str) -> bool:
+    return endpoint in current_app.view_functions
+
+
+def _back(request_id: int) -> Response:
+    if is_htmx():
+        return Response(
+            status=204,
+            headers={"HX-Redirect": url_for("admin.request_detail", request_id=request_id)},
+        )
+    return redirect(url_for("admin.request_detail", request_id=request_id), 303)
+
+
+def _checked_form() -> None:
+    if not ActionForm().validate_on_submit():
+        abort(400)
+
+
+@bp.post("/requests/<int:request_id>/email")
+@role_required("member")
+def request_email(request_id: int):
+    """E-mail the link to the client (again, when it was already sent)."""
+    access_request = get_for_agency(AccessRequest, request_id)
+    _checked_form()
+    if not service.is_open(access_request) or access_request.status in (
+        "completed",
+        "partially_completed",
+    ):
+        flash(_("This request is closed: there is nothing to e-mail."), "warning")
+        return _back(request_id)
+    already = db.session.scalar(
+        select(func.count())
+        .select_from(AuditEvent)
+        .where(
+            AuditEvent.agency_id == g.agency_id,
+            AuditEvent.subject_type == "access_request",
+            AuditEvent.subject_id == str(request_id),
+            AuditEvent.action == "access_request.email_sent",
+        )
+    )
+    _send_request_email(request_id, resend=bool(already))
+    audit.record(
+        "access_request.email_requested",
+        agency_id=g.agency_id,
+        actor=_user_actor(),
+        subject=("access_request", request_id),
+        details={"to": access_request.client.email, "resend": bool(already)},
+    )
+    db.session.commit()
+    flash(_("The link is on its way to %(email)s.", email=access_request.client.email), "success")
+    return _back(request_id)
+
+
+def _send_request_email(request_id: int, resend: bool) -> None:
+    """The e-mail engineer's entry point, or the job by its import path."""
+    try:
+        from ..notifications import send_request_email
+    except ImportError:  # pragma: no cover - before notifications existed
+        from worker import enqueue
+
+        enqueue("worker.jobs.send_request_email", request_id, timeout=60)
+        return
+    send_request_email(request_id, resend=resend)
+
+
+@bp.post("/requests/<int:request_id>/extend")
+@role_required("member")
+def request_extend(request_id: int):
+    access_request = _load_request(request_id)
+    _checked_form()
+    try:
+        request_actions.extend_expiry(access_request, request.form.get("days"), _user_actor())
+    except service.RequestError as exc:
+        flash(exc.message, "error")
+    else:
+        flash(
+            _(
+                "The link now works until %(date)s.",
+                date=access_request.expires_at.strftime("%Y-%m-%d"),
+            ),
+            "success",
+        )
+    return _back(request_id)
+
+
+@bp.post("/requests/<int:request_id>/regenerate")
+@role_required("member")
+def request_regenerate(request_id: int):
+    access_request = get_for_agency(AccessRequest, request_id)
+    _checked_form()
+    try:
+        request_actions.regenerate_link(access_request, _user_actor())
+    except service.RequestError as exc:
+        flash(exc.message, "error")
+    else:
+        flash(_("A new link is ready. The old link no longer works."), "success")
+    return _back(request_id)
+
+
+def _grant_of(access_request: AccessRequest, grant_id: int) -> Grant:
+    grant = next((x for x in access_request.grants if x.id == grant_id), None)
+    if grant is None:
+        abort(404)
+    return grant
+
+
+@bp.post("/requests/<int:request_id>/grants/<int:grant_id>/retry")
+@role_required("member")
+def request_grant_retry(request_id: int, grant_id: int):
+    access_request = _load_request(request_id)
+    grant = _grant_of(access_request, grant_id)
+    _checked_form()
+    try:
+        if service.retry_verification(grant, _user_actor()):
+            flash(_("Checking again with the platform."), "success")
+        else:
+            flash(
+                _("This grant cannot be checked again: the client must grant it again."),
+                "warning",
+            )
+    except service.RequestClosed:
+        flash(_("This request is closed."), "warning")
+    return _back(request_id)
+
+
+@bp.post("/requests/<int:request_id>/grants/<int:grant_id>/done")
+@role_required("member")
+def request_grant_done(request_id: int, grant_id: int):
+    access_request = _load_request(request_id)
+    grant = _grant_of(access_request, grant_id)
+    _checked_form()
+    try:
+        if service.mark_manual_done(grant, _user_actor()):
+            flash(_("Marked as done. Latchkey now checks it from your side."), "success")
+        else:
+            flash(_("Only a waiting manual step can be marked as done."), "warning")
+    except service.RequestClosed:
+        flash(_("This request is closed."), "warning")
+    return _back(request_id)
+
+
+@bp.get("/requests/<int:request_id>/report.pdf")
+@role_required("viewer")
+def request_report(request_id: int):
+    """The confirmation PDF, as an attachment."""
+    access_request = get_for_agency(AccessRequest, request_id)
+    from .. import reports
+
+    try:
+        pdf = reports.render_report(access_request.id)
+    except Exception:
+        current_app.logger.exception("report of request %s failed", request_id)
+        flash(_("The PDF could not be made just now. Try again in a minute."), "error")
+        return redirect(url_for("admin.request_detail", request_id=request_id), 303)
+    filename = reports.report_filename(access_request)
+    return Response(
+        pdf,
+        mimetype="application/pdf",
+        headers={
+            "Content-Disposition": f'attachment; filename="{filename}"',
+            "Cache-Control": "private, no-store",
+        },
+    )

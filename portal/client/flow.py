@@ -82,6 +82,10 @@ def has_manual_steps(ar: AccessRequest) -> bool:
 
 def steps(ar: AccessRequest, token: str) -> list[Step]:
     result = [Step("welcome", _("Welcome"), url_for("client.welcome", token=token))]
+    if ar.questions:
+        result.append(
+            Step("questions", _("A few questions"), url_for("client.questions", token=token))
+        )
     for connector, _items in by_platform(ar):
         result.append(
             Step(

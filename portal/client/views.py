@@ -30,7 +30,9 @@ from .. import audit, crypto, oauth, platforms
 from ..extensions import db
 from ..models import AccessRequest, Agency, Grant
 from ..platforms.base import Asset, Connector, PlatformError
+from ..services import branding
 from ..services import requests as service
+from ..services import templates as intake
 from ..services.connections import end_transaction, get_connection, is_usable
 from ..web import is_htmx, render
 from . import bp, flow
@@ -52,7 +54,10 @@ class Closed(Exception):
 def load(token: str) -> AccessRequest:
     """The open request behind the link: 404 if unknown, 410 if closed."""
     access_request = service.find_by_token(token)
-    if access_request is None:
+    if access_request is None or not branding.host_serves(
+        access_request.agency_id, access_request.agency.custom_domain
+    ):
+        # On an agency's custom domain, only that agency's links exist.
         abort(404)
     service.expire_if_due(access_request)
     if not service.is_open(access_request):
@@ -173,6 +178,45 @@ def welcome(token: str):
         "welcome",
         groups=flow.by_platform(access_request),
         next_connector=next_connector,
+        questions_pending=bool(access_request.questions)
+        and not intake.questions_answered(access_request),
+    )
+
+
+# --------------------------------------------------------------- questions
+
+
+@bp.route("/<token>/questions", methods=["GET", "POST"])
+def questions(token: str):
+    """The agency's intake questions, answered before connecting."""
+    access_request = load(token)
+    if not access_request.questions:
+        return back_to("client.welcome")
+    answers = dict(access_request.answers or {})
+    errors: dict[str, str] = {}
+    status = 200
+    if request.method == "POST":
+        with force_locale(locale_for(access_request)):
+            answers, errors = intake.validate_answers(access_request.questions, request.form)
+        if not errors:
+            intake.save_answers(access_request, answers, service.client_actor(access_request))
+            next_connector = flow.next_platform(access_request)
+            if next_connector is not None:
+                return back_to("client.platform", platform=next_connector.id)
+            return back_to("client.summary")
+        # Keep what was typed, even the invalid values, to correct them in place.
+        answers = {
+            q["id"]: (request.form.get(f"answer-{q['id']}") or "").strip()
+            for q in access_request.questions
+        }
+        status = 200 if is_htmx() else 422
+    return page(
+        access_request,
+        "client/questions.html",
+        "questions",
+        status=status,
+        answers=answers,
+        errors=errors,
     )
 
 
@@ -181,11 +225,13 @@ def logo(token: str):
     if not service.looks_like_token(token):
         abort(404)
     row = db.session.execute(
-        select(Agency.logo, Agency.logo_mimetype)
+        select(Agency.logo, Agency.logo_mimetype, Agency.id, Agency.custom_domain)
         .join(AccessRequest, AccessRequest.agency_id == Agency.id)
         .where(AccessRequest.token_hash == crypto.token_hash(token))
     ).first()
     if row is None or not row.logo or row.logo_mimetype not in LOGO_TYPES:
+        abort(404)
+    if not branding.host_serves(row.id, row.custom_domain):
         abort(404)
     response = make_response(row.logo)
     response.mimetype = row.logo_mimetype

@@ -314,6 +314,8 @@ def create_request(
         # A deep copy: later edits to the template never reach a sent request.
         items=copy.deepcopy(clean_items),
         message=message,
+        # Intake questions are a snapshot too.
+        questions=copy.deepcopy(template.questions or []) if template is not None else [],
         locale=locale,
         token_hash=crypto.token_hash(token),
         token_encrypted=crypto.encrypt(token),
