@@ -36,7 +36,18 @@ def create_app(test_config: dict | None = None) -> Flask:
     _init_extensions(app)
     _register_blueprints(app)
 
-    from . import cli, errors, i18n, labels, nav, oauth, platforms, security
+    from . import (
+        cli,
+        errors,
+        i18n,
+        labels,
+        nav,
+        notifications,
+        oauth,
+        platforms,
+        security,
+        webhooks,
+    )
     from .auth import session as auth_session
 
     security.init_app(app)
@@ -48,6 +59,8 @@ def create_app(test_config: dict | None = None) -> Flask:
     platforms.init_app(app)
     oauth.init_app(app)
     cli.init_app(app)
+    notifications.init_app(app)
+    webhooks.init_app(app)
     if app.config["LATCHKEY_ENV"] != "test":
         logging.basicConfig(level=logging.INFO)
     return app
@@ -70,7 +83,10 @@ def _init_extensions(app: Flask) -> None:
 
 
 def _register_blueprints(app: Flask) -> None:
+    from .admin import api_docs, api_keys  # noqa: F401 (routes of the API's admin pages)
     from .admin import bp as admin_bp
+    from .admin import webhooks as admin_webhooks  # noqa: F401
+    from .api import bp as api_bp
     from .auth import bp as auth_bp
     from .client import bp as client_bp
     from .main import bp as main_bp
@@ -81,6 +97,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(auth_bp)
     app.register_blueprint(admin_bp)
     app.register_blueprint(client_bp)
+    app.register_blueprint(api_bp)
     if app.config["LATCHKEY_SANDBOX"]:
         from .sandbox import bp as sandbox_bp
 

@@ -1,8 +1,10 @@
 """All models, importable from one place."""
 
 from .accounts import ROLE_RANK, ROLES, Agency, Invitation, Membership, PasswordReset, User
+from .api import API_SCOPES, ApiKey, IdempotencyKey, WebhookDelivery, WebhookEndpoint
 from .audit import AuditEvent
 from .connections import AgencyConnection, EphemeralValue
+from .notifications import NotificationLog
 from .requests import (
     GRANT_STATUSES,
     OPEN_REQUEST_STATUSES,
@@ -15,6 +17,7 @@ from .requests import (
 )
 
 __all__ = [
+    "API_SCOPES",
     "GRANT_STATUSES",
     "OPEN_REQUEST_STATUSES",
     "REQUEST_STATUSES",
@@ -24,16 +27,21 @@ __all__ = [
     "AccessRequest",
     "Agency",
     "AgencyConnection",
+    "ApiKey",
     "AuditEvent",
     "Client",
     "EphemeralValue",
     "Grant",
+    "IdempotencyKey",
     "Invitation",
     "Membership",
+    "NotificationLog",
     "PasswordReset",
     "SandboxRecord",
     "Template",
     "User",
+    "WebhookDelivery",
+    "WebhookEndpoint",
 ]
 
 # Last, to avoid a circular import: the sandbox's one table, known to migrations

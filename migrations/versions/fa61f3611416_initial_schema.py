@@ -1,8 +1,8 @@
 """initial schema
 
-Revision ID: 4d0c8ad46ea9
+Revision ID: fa61f3611416
 Revises: 
-Create Date: 2026-11-29 06:02:18.494888
+Create Date: 2026-11-29 06:49:35.838635
 
 """
 from alembic import op
@@ -11,7 +11,7 @@ import portal.models.base
 
 
 # revision identifiers, used by Alembic.
-revision = '4d0c8ad46ea9'
+revision = 'fa61f3611416'
 down_revision = None
 branch_labels = None
 depends_on = None
@@ -98,6 +98,25 @@ def upgrade():
     sa.PrimaryKeyConstraint('id', name=op.f('pk_agency_connection')),
     sa.UniqueConstraint('agency_id', 'platform', name=op.f('uq_agency_connection_agency_id'))
     )
+    op.create_table('api_key',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('agency_id', sa.Integer(), nullable=False),
+    sa.Column('name', sa.String(length=120), nullable=False),
+    sa.Column('prefix', sa.String(length=24), nullable=False),
+    sa.Column('key_hash', sa.String(length=64), nullable=False),
+    sa.Column('scopes', sa.JSON(), nullable=False),
+    sa.Column('created_by_id', sa.Integer(), nullable=True),
+    sa.Column('created_at', portal.models.base.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('last_used_at', portal.models.base.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('revoked_at', portal.models.base.UTCDateTime(timezone=True), nullable=True),
+    sa.ForeignKeyConstraint(['agency_id'], ['agency.id'], name=op.f('fk_api_key_agency_id_agency'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['created_by_id'], ['user.id'], name=op.f('fk_api_key_created_by_id_user'), ondelete='SET NULL'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_api_key')),
+    sa.UniqueConstraint('prefix', name=op.f('uq_api_key_prefix'))
+    )
+    with op.batch_alter_table('api_key', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_api_key_agency_id'), ['agency_id'], unique=False)
+
     op.create_table('audit_event',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('agency_id', sa.Integer(), nullable=True),
@@ -137,7 +156,23 @@ def upgrade():
     with op.batch_alter_table('client', schema=None) as batch_op:
         batch_op.create_index('ix_client_agency_email', ['agency_id', 'email'], unique=False)
         batch_op.create_index('ix_client_agency_external', ['agency_id', 'external_id'], unique=False)
+    if op.get_bind().dialect.name == 'postgresql':
+        # Prefix search on client name and e-mail (PostgreSQL only, as in the model).
+        op.create_index('ix_client_agency_email_prefix', 'client', ['agency_id', sa.literal_column('lower(email) text_pattern_ops')], unique=False)
+        op.create_index('ix_client_agency_name_prefix', 'client', ['agency_id', sa.literal_column('lower(name) text_pattern_ops')], unique=False)
 
+    op.create_table('idempotency_key',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('agency_id', sa.Integer(), nullable=False),
+    sa.Column('key', sa.String(length=255), nullable=False),
+    sa.Column('request_hash', sa.String(length=64), nullable=False),
+    sa.Column('response_status', sa.Integer(), nullable=True),
+    sa.Column('response_body', sa.Text(), nullable=True),
+    sa.Column('created_at', portal.models.base.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['agency_id'], ['agency.id'], name=op.f('fk_idempotency_key_agency_id_agency'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_idempotency_key')),
+    sa.UniqueConstraint('agency_id', 'key', name=op.f('uq_idempotency_key_agency_id'))
+    )
     op.create_table('invitation',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('agency_id', sa.Integer(), nullable=False),
@@ -172,6 +207,22 @@ def upgrade():
         batch_op.create_index(batch_op.f('ix_membership_agency_id'), ['agency_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_membership_user_id'), ['user_id'], unique=False)
 
+    op.create_table('notification_log',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('agency_id', sa.Integer(), nullable=True),
+    sa.Column('kind', sa.String(length=40), nullable=False),
+    sa.Column('subject', sa.String(length=80), nullable=False),
+    sa.Column('recipient', sa.String(length=254), nullable=False),
+    sa.Column('period', sa.String(length=64), nullable=False),
+    sa.Column('locale', sa.String(length=8), nullable=True),
+    sa.Column('created_at', portal.models.base.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['agency_id'], ['agency.id'], name=op.f('fk_notification_log_agency_id_agency'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_notification_log')),
+    sa.UniqueConstraint('kind', 'subject', 'recipient', 'period', name='uq_notification_log_key')
+    )
+    with op.batch_alter_table('notification_log', schema=None) as batch_op:
+        batch_op.create_index('ix_notification_log_agency_created', ['agency_id', 'created_at'], unique=False)
+
     op.create_table('password_reset',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('user_id', sa.Integer(), nullable=False),
@@ -201,6 +252,27 @@ def upgrade():
     )
     with op.batch_alter_table('template', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_template_agency_id'), ['agency_id'], unique=False)
+
+    op.create_table('webhook_endpoint',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('agency_id', sa.Integer(), nullable=False),
+    sa.Column('url', sa.String(length=2000), nullable=False),
+    sa.Column('events', sa.JSON(), nullable=False),
+    sa.Column('description', sa.String(length=500), nullable=True),
+    sa.Column('secret_encrypted', sa.Text(), nullable=False),
+    sa.Column('previous_secret_encrypted', sa.Text(), nullable=True),
+    sa.Column('previous_secret_until', portal.models.base.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_by_id', sa.Integer(), nullable=True),
+    sa.Column('created_at', portal.models.base.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('disabled_at', portal.models.base.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('disabled_reason', sa.String(length=300), nullable=True),
+    sa.Column('failing_since', portal.models.base.UTCDateTime(timezone=True), nullable=True),
+    sa.ForeignKeyConstraint(['agency_id'], ['agency.id'], name=op.f('fk_webhook_endpoint_agency_id_agency'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['created_by_id'], ['user.id'], name=op.f('fk_webhook_endpoint_created_by_id_user'), ondelete='SET NULL'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_webhook_endpoint'))
+    )
+    with op.batch_alter_table('webhook_endpoint', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_webhook_endpoint_agency_id'), ['agency_id'], unique=False)
 
     op.create_table('access_request',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -234,9 +306,38 @@ def upgrade():
     )
     with op.batch_alter_table('access_request', schema=None) as batch_op:
         batch_op.create_index('ix_access_request_agency_created', ['agency_id', 'created_at'], unique=False)
+        batch_op.create_index('ix_access_request_agency_expires', ['agency_id', 'expires_at'], unique=False)
         batch_op.create_index('ix_access_request_agency_external', ['agency_id', 'external_id'], unique=False)
         batch_op.create_index('ix_access_request_agency_status', ['agency_id', 'status', 'created_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_access_request_client_id'), ['client_id'], unique=False)
+
+    op.create_table('webhook_delivery',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('agency_id', sa.Integer(), nullable=False),
+    sa.Column('endpoint_id', sa.Integer(), nullable=False),
+    sa.Column('event_id', sa.String(length=40), nullable=False),
+    sa.Column('event_type', sa.String(length=64), nullable=False),
+    sa.Column('payload', sa.Text(), nullable=False),
+    sa.Column('status', sa.String(length=16), nullable=False),
+    sa.Column('attempts', sa.Integer(), nullable=False),
+    sa.Column('max_attempts', sa.Integer(), nullable=False),
+    sa.Column('last_status_code', sa.Integer(), nullable=True),
+    sa.Column('last_latency_ms', sa.Integer(), nullable=True),
+    sa.Column('last_error', sa.String(length=500), nullable=True),
+    sa.Column('response_excerpt', sa.Text(), nullable=True),
+    sa.Column('attempt_log', sa.JSON(), nullable=False),
+    sa.Column('next_attempt_at', portal.models.base.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', portal.models.base.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('delivered_at', portal.models.base.UTCDateTime(timezone=True), nullable=True),
+    sa.ForeignKeyConstraint(['agency_id'], ['agency.id'], name=op.f('fk_webhook_delivery_agency_id_agency'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['endpoint_id'], ['webhook_endpoint.id'], name=op.f('fk_webhook_delivery_endpoint_id_webhook_endpoint'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_webhook_delivery')),
+    sa.UniqueConstraint('endpoint_id', 'event_id', name=op.f('uq_webhook_delivery_endpoint_id'))
+    )
+    with op.batch_alter_table('webhook_delivery', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_webhook_delivery_agency_id'), ['agency_id'], unique=False)
+        batch_op.create_index('ix_webhook_delivery_endpoint', ['endpoint_id', 'id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_webhook_delivery_event_id'), ['event_id'], unique=False)
 
     op.create_table('grant',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -265,7 +366,7 @@ def upgrade():
     sa.PrimaryKeyConstraint('id', name=op.f('pk_grant'))
     )
     with op.batch_alter_table('grant', schema=None) as batch_op:
-        batch_op.create_index('ix_grant_agency_status', ['agency_id', 'status'], unique=False)
+        batch_op.create_index('ix_grant_agency_status', ['agency_id', 'status', 'id'], unique=False)
         batch_op.create_index('ix_grant_request', ['access_request_id'], unique=False)
 
     # ### end Alembic commands ###
@@ -278,13 +379,24 @@ def downgrade():
         batch_op.drop_index('ix_grant_agency_status')
 
     op.drop_table('grant')
+    with op.batch_alter_table('webhook_delivery', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_webhook_delivery_event_id'))
+        batch_op.drop_index('ix_webhook_delivery_endpoint')
+        batch_op.drop_index(batch_op.f('ix_webhook_delivery_agency_id'))
+
+    op.drop_table('webhook_delivery')
     with op.batch_alter_table('access_request', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_access_request_client_id'))
         batch_op.drop_index('ix_access_request_agency_status')
         batch_op.drop_index('ix_access_request_agency_external')
+        batch_op.drop_index('ix_access_request_agency_expires')
         batch_op.drop_index('ix_access_request_agency_created')
 
     op.drop_table('access_request')
+    with op.batch_alter_table('webhook_endpoint', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_webhook_endpoint_agency_id'))
+
+    op.drop_table('webhook_endpoint')
     with op.batch_alter_table('template', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_template_agency_id'))
 
@@ -293,6 +405,10 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_password_reset_user_id'))
 
     op.drop_table('password_reset')
+    with op.batch_alter_table('notification_log', schema=None) as batch_op:
+        batch_op.drop_index('ix_notification_log_agency_created')
+
+    op.drop_table('notification_log')
     with op.batch_alter_table('membership', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_membership_user_id'))
         batch_op.drop_index(batch_op.f('ix_membership_agency_id'))
@@ -302,6 +418,10 @@ def downgrade():
         batch_op.drop_index('ix_invitation_agency_email')
 
     op.drop_table('invitation')
+    op.drop_table('idempotency_key')
+    if op.get_bind().dialect.name == 'postgresql':
+        op.drop_index('ix_client_agency_name_prefix', table_name='client')
+        op.drop_index('ix_client_agency_email_prefix', table_name='client')
     with op.batch_alter_table('client', schema=None) as batch_op:
         batch_op.drop_index('ix_client_agency_external')
         batch_op.drop_index('ix_client_agency_email')
@@ -313,6 +433,10 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_audit_event_action'))
 
     op.drop_table('audit_event')
+    with op.batch_alter_table('api_key', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_api_key_agency_id'))
+
+    op.drop_table('api_key')
     op.drop_table('agency_connection')
     op.drop_table('user')
     with op.batch_alter_table('sandbox_record', schema=None) as batch_op:
