@@ -272,3 +272,12 @@ class AcceptNewUserForm(NewPasswordMixin, FlaskForm):
 
 class SwitchAgencyForm(FlaskForm):
     agency_id = HiddenField(validators=[_required(), _max(20)])
+
+
+class DeleteAgencyForm(FlaskForm):
+    """Deleting the agency: the owner types its name and their password."""
+
+    confirm_name = StringField(
+        _l("Type the agency's name to confirm"), validators=[DataRequired(), Length(max=200)]
+    )
+    password = PasswordField(_l("Your password"), validators=[DataRequired(), Length(max=256)])

@@ -18,7 +18,14 @@ from ..models.base import utcnow
 from ..web import get_for_agency
 from . import bp, members, throttle
 from .common import link_problem, record_for_user
-from .forms import AcceptNewUserForm, ActionForm, InviteForm, RequireTwoFactorForm, RoleForm
+from .forms import (
+    AcceptNewUserForm,
+    ActionForm,
+    DeleteAgencyForm,
+    InviteForm,
+    RequireTwoFactorForm,
+    RoleForm,
+)
 from .passwords import hash_password
 from .session import role_required, start_session
 
@@ -199,6 +206,35 @@ def team_settings():
     elif changed:
         flash(_("Two-factor authentication is now optional in this agency."), "success")
     return redirect(url_for("auth.team"), code=303)
+
+
+@bp.route("/app/team/delete-agency", methods=["GET", "POST"])
+@role_required("owner")
+def agency_delete():
+    """Delete the whole agency (owners only), after typing its name and a password."""
+    from ..services.agencies import delete_agency
+    from .passwords import verify_password
+    from .session import end_session
+
+    agency = g.membership.agency
+    form = DeleteAgencyForm()
+    status = 200
+    if request.method == "POST":
+        status = 422
+        if form.validate():
+            if form.confirm_name.data.strip() != agency.name:
+                form.confirm_name.errors.append(
+                    _("Type the agency's name exactly as shown: %(name)s", name=agency.name)
+                )
+            elif not verify_password(current_user.password_hash, form.password.data):
+                form.password.errors.append(_("This password is not correct."))
+            else:
+                name = agency.name
+                delete_agency(agency, current_user)
+                end_session()
+                flash(_("%(name)s and all its data were deleted.", name=name), "success")
+                return redirect(url_for("main.index"), code=303)
+    return render_template("auth/agency_delete.html", form=form), status
 
 
 # --------------------------------------------------------- accepting an invite

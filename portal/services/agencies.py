@@ -64,3 +64,48 @@ def create_agency(
     )
     db.session.commit()
     return agency, user
+
+
+def delete_agency(agency: Agency, by: User) -> int:
+    """Delete the agency and everything it owns; returns the number of rows removed.
+
+    Rows are deleted table by table (children first) rather than relying on
+    ON DELETE CASCADE, which SQLite does not enforce by default. People whose
+    only agency this was lose their account too. Access already granted on the
+    platforms is not touched: that is removed on the platforms themselves.
+    The deletion is recorded in the audit chain that belongs to no agency.
+    """
+    agency_id, slug, name = agency.id, agency.slug, agency.name
+    actor = audit.Actor("user", str(by.id), by.email)
+    member_ids = [m.user_id for m in agency.memberships]
+    removed = 0
+    for table in reversed(db.metadata.sorted_tables):
+        if "agency_id" in table.c:
+            removed += db.session.execute(
+                table.delete().where(table.c.agency_id == agency_id)
+            ).rowcount
+    db.session.execute(Agency.__table__.delete().where(Agency.__table__.c.id == agency_id))
+    orphans = [
+        user_id
+        for user_id in member_ids
+        if not db.session.execute(
+            select(Membership.id).where(Membership.user_id == user_id)
+        ).first()
+    ]
+    if orphans:
+        from ..models import PasswordReset
+
+        db.session.execute(
+            PasswordReset.__table__.delete().where(PasswordReset.__table__.c.user_id.in_(orphans))
+        )
+        db.session.execute(User.__table__.delete().where(User.__table__.c.id.in_(orphans)))
+    db.session.expunge_all()
+    audit.record(
+        "agency.deleted",
+        agency_id=None,
+        actor=actor,
+        subject=("agency", agency_id),
+        details={"slug": slug, "name": name, "rows": removed, "accounts_removed": len(orphans)},
+    )
+    db.session.commit()
+    return removed
