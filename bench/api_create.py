@@ -84,24 +84,32 @@ def main() -> None:
                 from portal.kv import redis_connection
 
                 redis_connection().flushdb()
+        # Server time: measured inside the WSGI app, as the issue asks, so the
+        # test client's own overhead is left out.
+        server_times: list[float] = []
+        inner = app.wsgi_app
+
+        def timed(environ, start_response):
+            began = time.perf_counter()
+            try:
+                return inner(environ, start_response)
+            finally:
+                server_times.append((time.perf_counter() - began) * 1000)
+
+        app.wsgi_app = timed
         client = app.test_client()
         headers = {"Authorization": f"Bearer {plain}"}
-        times = []
         for n in range(CALLS + 10):
             body = {
                 "client": {"name": f"Client {n}", "email": f"client{n}@bench.test"},
                 "items": PINTEREST_ITEMS,
                 "external_id": f"crm-{n}",
             }
-            started = time.perf_counter()
             response = client.post("/api/v1/access-requests", json=body, headers=headers)
-            elapsed = (time.perf_counter() - started) * 1000
             assert response.status_code == 201, response.get_data(as_text=True)
-            if n >= 10:  # warm-up excluded
-                times.append(elapsed)
-        times.sort()
+        times = sorted(server_times[10:])  # warm-up excluded
         print(f"database: {'postgresql' if on_pg else 'sqlite'}; redis: {bool(redis)}")
-        print(f"POST /api/v1/access-requests x {CALLS}")
+        print(f"POST /api/v1/access-requests x {CALLS}, server time inside app.wsgi_app")
         print(f"median {statistics.median(times):.2f} ms")
         print(f"p90    {times[int(len(times) * 0.9)]:.2f} ms")
         print(f"p99    {times[int(len(times) * 0.99)]:.2f} ms")

@@ -28,27 +28,42 @@ EXPIRING_WITHIN = timedelta(days=3)
 def figures(agency_id: int, now) -> tuple[dict, dict, dict]:
     """Counts by status, the funnel and the median time to complete per window.
 
-    One pass over the agency's requests with filtered aggregates (on
-    PostgreSQL the medians too), instead of one scan per figure.
+    Two queries: the counts come from the (agency_id, status, ...) index alone,
+    and the windowed figures read only the requests sent within the widest
+    window (the (agency_id, created_at) index), so neither reads the whole
+    history. The funnel and the median follow the requests sent in each
+    window (a cohort): of those, how many were opened and completed, and how
+    long completion took.
     """
+    rows = db.session.execute(
+        select(AccessRequest.status, func.count())
+        .where(AccessRequest.agency_id == agency_id)
+        .group_by(AccessRequest.status)
+    ).all()
+    counts = dict.fromkeys(REQUEST_STATUSES[1:], 0)
+    counts.update({s: int(n) for s, n in rows if s in counts})
+
     status = AccessRequest.status
-    columns = [func.count().filter(status == s) for s in REQUEST_STATUSES[1:]]
     postgres = db.engine.dialect.name == "postgresql"
     seconds = func.extract("epoch", AccessRequest.completed_at - AccessRequest.created_at)
+    columns = []
     for days in WINDOWS:
-        since = now - timedelta(days=days)
-        recent = AccessRequest.created_at >= since
+        recent = AccessRequest.created_at >= now - timedelta(days=days)
+        done = recent & (status == "completed")
         columns += [
             func.count().filter(recent),
             func.count().filter(recent & AccessRequest.opened_at.is_not(None)),
-            func.count().filter(recent & (status == "completed")),
+            func.count().filter(done),
         ]
         if postgres:
-            done = (status == "completed") & (AccessRequest.completed_at >= since)
             columns.append(func.percentile_cont(0.5).within_group(seconds).filter(done))
-    row = db.session.execute(select(*columns).where(AccessRequest.agency_id == agency_id)).one()
+    row = db.session.execute(
+        select(*columns).where(
+            AccessRequest.agency_id == agency_id,
+            AccessRequest.created_at >= now - timedelta(days=max(WINDOWS)),
+        )
+    ).one()
     values = list(row)
-    counts = {s: int(values.pop(0) or 0) for s in REQUEST_STATUSES[1:]}
     funnels: dict[int, dict[str, int]] = {}
     medians: dict[int, float | None] = {}
     for days in WINDOWS:
@@ -69,13 +84,13 @@ def _medians_in_python(agency_id: int, now) -> dict[int, float | None]:
         select(AccessRequest.created_at, AccessRequest.completed_at).where(
             AccessRequest.agency_id == agency_id,
             AccessRequest.status == "completed",
-            AccessRequest.completed_at >= oldest,
+            AccessRequest.created_at >= oldest,
         )
     ).all()
     result: dict[int, float | None] = {}
     for days in WINDOWS:
         since = now - timedelta(days=days)
-        values = [(b - a).total_seconds() for a, b in pairs if a and b and b >= since]
+        values = [(b - a).total_seconds() for a, b in pairs if a and b and a >= since]
         result[days] = round(median(values) / 3600, 1) if values else None
     return result
 
