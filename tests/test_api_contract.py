@@ -326,7 +326,6 @@ def test_it_revokes_a_request_and_its_link_answers_410(api, client):
 
 
 def test_it_serves_the_pdf_report(api):
-    pytest.importorskip("portal.reports")
     created = new_request(api).get_json()
     response = api.get(f"/access-requests/{created['id']}/report.pdf")
     assert response.status_code == 200

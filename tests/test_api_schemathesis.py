@@ -4,14 +4,11 @@ No answer may be a 500, and every answer must match the document."""
 
 from __future__ import annotations
 
-import pytest
-
-schemathesis = pytest.importorskip("schemathesis")
-
-from hypothesis import HealthCheck, Phase, given, settings  # noqa: E402
-from schemathesis import GenerationMode  # noqa: E402
-from schemathesis import checks as st_checks  # noqa: E402
-from schemathesis.specs.openapi import checks as oa_checks  # noqa: E402
+import schemathesis
+from hypothesis import HealthCheck, Phase, given, settings
+from schemathesis import GenerationMode
+from schemathesis import checks as st_checks
+from schemathesis.specs.openapi import checks as oa_checks
 
 CHECKS = [
     st_checks.not_a_server_error,
