@@ -305,7 +305,7 @@ def upgrade():
     sa.UniqueConstraint('token_hash', name=op.f('uq_access_request_token_hash'))
     )
     with op.batch_alter_table('access_request', schema=None) as batch_op:
-        batch_op.create_index('ix_access_request_agency_created', ['agency_id', 'created_at'], unique=False)
+        batch_op.create_index('ix_access_request_agency_created', ['agency_id', 'created_at'], unique=False, postgresql_include=['status', 'opened_at', 'completed_at'])
         batch_op.create_index('ix_access_request_agency_expires', ['agency_id', 'expires_at'], unique=False)
         batch_op.create_index('ix_access_request_agency_external', ['agency_id', 'external_id'], unique=False)
         batch_op.create_index('ix_access_request_agency_status', ['agency_id', 'status', 'created_at'], unique=False)

@@ -80,7 +80,14 @@ class AccessRequest(db.Model):
 
     __table_args__ = (
         Index("ix_access_request_agency_status", "agency_id", "status", "created_at"),
-        Index("ix_access_request_agency_created", "agency_id", "created_at"),
+        # Covering on PostgreSQL: the dashboard's windowed funnel and median
+        # are answered from the index alone (no heap reads).
+        Index(
+            "ix_access_request_agency_created",
+            "agency_id",
+            "created_at",
+            postgresql_include=["status", "opened_at", "completed_at"],
+        ),
         Index("ix_access_request_agency_external", "agency_id", "external_id"),
         # The list sorted by expiry, and the dashboard's "expiring soon".
         Index("ix_access_request_agency_expires", "agency_id", "expires_at"),
