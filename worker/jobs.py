@@ -155,15 +155,13 @@ def verify_grant(grant_id: int) -> str:
         if grant.status != "verifying":
             return "skipped"  # settled elsewhere meanwhile (a retry, an offboarding)
         if outcome == "verified":
-            requests_service.mark_verified(grant, seen)
-            requests_service.settle_request(access_request)
+            requests_service.mark_verified(grant, seen, settle=True)
             return "verified"
         reason = f"grant {grant_id}: {outcome} (attempt {attempt} of "
         reason += f"{requests_service.MAX_VERIFY_ATTEMPTS})"
         if attempt >= requests_service.MAX_VERIFY_ATTEMPTS:
             error, fix = _why_not(grant, outcome, message, fix)
-            requests_service.mark_failed(grant, error, fix)
-            requests_service.settle_request(access_request)
+            requests_service.mark_failed(grant, error, fix, settle=True)
             raise VerificationFailed(reason)
         raise VerificationPending(reason)
 

@@ -466,6 +466,14 @@ def settle_request(access_request: AccessRequest) -> bool:
     Completed when every item has a verified grant and nothing failed;
     partially completed otherwise. True if the status changed now.
     """
+    if _settle(access_request):
+        db.session.commit()
+        return True
+    return False
+
+
+def _settle(access_request: AccessRequest) -> bool:
+    """settle_request without the commit, for callers holding the request's lock."""
     if access_request.status not in (*OPEN_REQUEST_STATUSES, "partially_completed"):
         return False
     grants = access_request.grants
@@ -490,8 +498,25 @@ def settle_request(access_request: AccessRequest) -> bool:
         verified=sum(1 for g in grants if g.status == "verified"),
         failed=sum(1 for g in grants if g.status == "failed"),
     )
-    db.session.commit()
     return True
+
+
+def _lock_request(access_request: AccessRequest) -> None:
+    """Lock the request's row and reload its grants as committed by others.
+
+    Two verifications finishing at once then settle one after the other, and
+    the grant's new status and the request's become visible together: nobody
+    sees every grant verified on a request that is not completed yet.
+    """
+    db.session.execute(
+        select(AccessRequest.id).where(AccessRequest.id == access_request.id).with_for_update()
+    )
+    db.session.execute(
+        select(Grant)
+        .where(Grant.access_request_id == access_request.id)
+        .execution_options(populate_existing=True)
+    ).scalars().all()
+    db.session.refresh(access_request, attribute_names=["grants", "status"])
 
 
 def _reopen(access_request: AccessRequest, actor: audit.Actor | None) -> None:
@@ -758,14 +783,23 @@ def start_verification(grant: Grant) -> int:
     return grant.verify_attempts
 
 
-def mark_verified(grant: Grant, permissions: Sequence[str] = ()) -> bool:
-    """The agency now sees the asset with the requested permissions."""
+def mark_verified(grant: Grant, permissions: Sequence[str] = (), settle: bool = False) -> bool:
+    """The agency now sees the asset with the requested permissions.
+
+    With `settle`, the request is closed in the same transaction when this
+    was the last grant to settle.
+    """
+    if settle:
+        _lock_request(grant.access_request)
     if grant.status == "verified":
+        db.session.commit()
         return False
     grant.status = "verified"
     grant.verified_at = utcnow()
     grant.error = grant.fix = None
     _record_grant(grant, "grant.verified", audit.SYSTEM, seen=list(permissions))
+    if settle:
+        _settle(grant.access_request)
     db.session.commit()
     return True
 
@@ -776,9 +810,17 @@ def mark_failed(
     fix: str,
     actor: audit.Actor | None = None,
     stage: str = "verify",
+    settle: bool = False,
 ) -> bool:
-    """The grant did not work; `error` and `fix` are shown to client and agency."""
+    """The grant did not work; `error` and `fix` are shown to client and agency.
+
+    With `settle`, the request is closed in the same transaction when this
+    was the last grant to settle.
+    """
+    if settle:
+        _lock_request(grant.access_request)
     if grant.status == "failed" and grant.error == error:
+        db.session.commit()
         return False
     grant.status = "failed"
     grant.error = str(error)
@@ -787,6 +829,8 @@ def mark_failed(
     external["stage"] = stage
     grant.external = external
     _record_grant(grant, "grant.failed", actor, error=grant.error, stage=stage)
+    if settle:
+        _settle(grant.access_request)
     db.session.commit()
     return True
 
