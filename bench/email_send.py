@@ -8,10 +8,13 @@ one RQ worker (burst) sending them all: job fetch, database reads, the
 templates in the client's language, one SMTP connection per message, and the
 NotificationLog row that makes each job idempotent. Target: 100 in under 10 s.
 
-    .venv/bin/python bench/email_send.py [--count 100] [--fork]
+    .venv/bin/python bench/email_send.py [--count 100] [--worker latchkey|forking|simple]
 
---fork uses RQ's forking Worker (a work horse per job, as `latchkey worker`
-does); the default is SimpleWorker (one process).
+--worker latchkey (the default) is the class `latchkey worker` runs, prepared
+the same way (`prepare_for_fork`): it forks a work horse for reports,
+verification and webhooks, and sends e-mails (queue `default`) in-process.
+`forking` is RQ's plain forking Worker (a work horse per job, after the same
+preparation) and `simple` RQ's SimpleWorker, for comparison.
 """
 
 from __future__ import annotations
@@ -64,7 +67,7 @@ def build_app(tmp: Path, redis_url: str, smtp_port: int):
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--count", type=int, default=100)
-    parser.add_argument("--fork", action="store_true")
+    parser.add_argument("--worker", choices=("latchkey", "forking", "simple"), default="latchkey")
     args = parser.parse_args()
 
     from aiosmtpd.controller import Controller
@@ -91,6 +94,7 @@ def main() -> None:
         from portal.services.agencies import create_agency
         from portal.services.requests import create_request
         from worker import enqueue, jobs, set_worker_app
+        from worker.runner import LatchkeyWorker, prepare_for_fork
 
         with app.app_context():
             db.create_all()
@@ -128,15 +132,23 @@ def main() -> None:
             for request_id in ids:
                 enqueue(jobs.send_request_email, request_id, timeout=60)
             set_worker_app(app)
-            worker_class = Worker if args.fork else SimpleWorker
+            if args.worker != "simple":
+                prepare_for_fork(app)  # as `latchkey worker` does before its first job
+            worker_class = {
+                "latchkey": LatchkeyWorker,
+                "forking": Worker,
+                "simple": SimpleWorker,
+            }[args.worker]
             worker = worker_class(["default"], connection=redis_connection())
             started = time.perf_counter()
             worker.work(burst=True)
             elapsed = time.perf_counter() - started
             redis_connection().flushdb()
     smtp.stop()
-    kind = "forking Worker" if args.fork else "SimpleWorker"
-    print(f"{Count.received}/{args.count} e-mails sent by one {kind} in {elapsed:.2f} s")
+    kind = {"latchkey": "LatchkeyWorker", "forking": "forking Worker", "simple": "SimpleWorker"}
+    print(
+        f"{Count.received}/{args.count} e-mails sent by one {kind[args.worker]} in {elapsed:.2f} s"
+    )
     print(f"  {elapsed / max(args.count, 1) * 1000:.1f} ms per e-mail; target: 100 in under 10 s")
     if Count.received != args.count:
         sys.exit(1)
