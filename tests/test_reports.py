@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import io
 import os
-import shutil
 import socket
 import threading
 import time
@@ -616,17 +615,43 @@ def test_it_says_how_many_older_audit_entries_were_left_out(access_request, monk
     assert "Request created" not in html
 
 
-def test_it_leaves_the_parents_fonts_alone_after_a_fork(access_request):
-    from portal.reports import renderer
+def test_a_forked_child_renders_with_the_parents_kit_and_leaves_its_fonts_alone(
+    app, access_request
+):
+    from portal.reports import allowed_dirs, font_dir, prepare_renderer, renderer, stylesheet_path
 
-    render_report(access_request.id)
+    prepare_renderer()
     assert renderer.pool_size() >= 1
     folders = [kit.font_config._folder for kit in renderer._pool]
     assert all(folder is not None and folder.exists() for folder in folders)
+    html = render_report_html(access_request.id)
 
-    renderer._forget_inherited_kits()  # what runs in a forked child
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: what an RQ work horse does with a report job
+        code = 1
+        try:
+            inherited = renderer.pool_size()
+            detached = all(kit.font_config._folder is None for kit in renderer._pool)
+            kits = list(renderer._pool)
+            pdf = renderer.render_pdf(
+                html,
+                stylesheet_path=stylesheet_path(),
+                font_dir=font_dir(),
+                allowed_dirs=allowed_dirs(),
+                timeout=20,
+            )
+            reused = renderer.pool_size() == inherited and list(renderer._pool) == kits
+            os.write(write, f"{inherited} {detached} {reused} {pdf[:5]!r}".encode())
+            code = 0
+        finally:
+            os._exit(code)
+    os.close(write)
+    _pid, status = os.waitpid(pid, 0)
+    answer = os.read(read, 200).decode()
+    os.close(read)
 
-    assert renderer.pool_size() == 0
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert answer == f"{len(folders)} True True b'%PDF-'"
+    # The parent's font folders outlive the child and its copies of the kits.
     assert all(folder.exists() for folder in folders)
-    for folder in folders:
-        shutil.rmtree(folder)

@@ -52,12 +52,13 @@ def warm_up(app: Flask) -> None:
     import portal.mail
     import portal.notifications.emails
     import portal.notifications.log
-    import portal.reports  # noqa: F401 (WeasyPrint, segno)
+    import portal.reports
 
     with app.app_context():
         env = app.jinja_env
         for name in env.list_templates(filter_func=lambda n: n.startswith(_JOB_TEMPLATES)):
             env.get_template(name)
+        portal.reports.prepare_renderer()  # the PDF stylesheet and fonts, compiled
         for code in app.config["LANGUAGES"]:
             locale = Locale.parse(code)
             # Touch the tables the e-mails and reports format dates and numbers with.

@@ -43,6 +43,7 @@ __all__ = [
     "allowed_dirs",
     "find_by_verification_code",
     "normalise_code",
+    "prepare_renderer",
     "render_report",
     "render_report_html",
     "report_filename",
@@ -122,6 +123,17 @@ def render_report_html(access_request_id: int, *, now: datetime | None = None) -
                 issued_iso=issued.replace(microsecond=0).isoformat(),
             )
         )
+
+
+def prepare_renderer() -> None:
+    """Compile the report's stylesheet and fonts now, before the first report.
+
+    Needs an app context. A worker calls it before forking, so each work
+    horse renders with the compiled copy instead of compiling its own.
+    """
+    from . import renderer
+
+    renderer.prepare(stylesheet_path(), font_dir(), allowed_dirs())
 
 
 def render_report(access_request_id: int, *, timeout: float | None = None) -> bytes:

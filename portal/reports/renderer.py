@@ -117,16 +117,20 @@ def _take_kit(stylesheet_path: Path, font_dir: Path, allowed_dirs: tuple[Path, .
     return _Kit(key, font_config, stylesheet)
 
 
-def _forget_inherited_kits() -> None:
-    """In a forked child (an RQ work horse, a gunicorn worker), start a fresh
-    pool. The inherited kits' temporary font folders belong to the parent:
-    detach them so the child never deletes them when the kits are freed. The
-    lock is replaced too, in case another thread held it at the fork."""
+def _adopt_inherited_kits() -> None:
+    """In a forked child (an RQ work horse, a gunicorn worker), keep the kits.
+
+    A work horse is forked to render one report: compiling the stylesheet
+    and loading the fonts again would cost it 60-80 ms, so it renders with
+    the kits the parent prepared (see `prepare`). Their temporary font
+    folders belong to the parent: they are detached so the child never
+    deletes them when its copies are freed. The lock is replaced too, in
+    case another thread held it at the fork.
+    """
     global _pool_lock
     _pool_lock = threading.Lock()
     for kit in _pool:
         kit.font_config._folder = None  # FontConfiguration.__del__ removes this folder
-    _pool.clear()
 
 
 def _drain_pool() -> None:
@@ -137,7 +141,7 @@ def _drain_pool() -> None:
         _pool.clear()
 
 
-os.register_at_fork(after_in_child=_forget_inherited_kits)
+os.register_at_fork(after_in_child=_adopt_inherited_kits)
 atexit.register(_drain_pool)
 
 
@@ -217,6 +221,11 @@ def render_pdf(
     if job.result is None:
         raise ReportError(f"The PDF {label} could not be rendered: no output.")
     return job.result
+
+
+def prepare(stylesheet_path: Path, font_dir: Path, allowed_dirs: tuple[Path, ...]) -> None:
+    """Compile a kit ahead of the first render (a worker does it before forking)."""
+    _give_back(_take_kit(stylesheet_path, font_dir, allowed_dirs))
 
 
 def pool_size() -> int:
