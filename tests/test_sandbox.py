@@ -459,14 +459,23 @@ def test_it_stops_serving_if_the_app_is_switched_to_production(client, app, monk
 
 
 def test_it_connects_an_agency_to_the_sandbox_and_keeps_a_working_connection(client, agency):
-    from portal import crypto
+    from portal import crypto, platforms
     from portal.models import AgencyConnection
     from portal.sandbox.connect import connect_agency_to_sandbox
 
-    assert connect_agency_to_sandbox(agency) == ["pinterest"]
+    connected = connect_agency_to_sandbox(agency)
+    # Every emulated platform whose connector needs the agency's own account.
+    assert "pinterest" in connected
+    assert set(connected) == {
+        c.id for c in platforms.all_connectors() if c.needs_agency_connection
+    } & {p.id for p in core.platforms()}
 
-    connection = db.session.query(AgencyConnection).filter_by(agency_id=agency.id).one()
-    assert connection.platform == "pinterest" and connection.status == "active"
+    connection = (
+        db.session.query(AgencyConnection)
+        .filter_by(agency_id=agency.id, platform="pinterest")
+        .one()
+    )
+    assert connection.status == "active"
     assert connection.identity["name"] == agency.name
     business_id = connection.identity["business_id"]
     assert connection.expires_at > utcnow()
@@ -476,8 +485,17 @@ def test_it_connects_an_agency_to_the_sandbox_and_keeps_a_working_connection(cli
         USER_ACCOUNT + "/businesses", headers={"Authorization": f"Bearer {access}"}
     ).get_json()
     assert businesses["items"][0]["id"] == business_id
+    before = {
+        c.platform: (c.account_id, c.access_token_encrypted)
+        for c in db.session.query(AgencyConnection).filter_by(agency_id=agency.id)
+    }
 
-    # Running it again (the demo does) keeps the same business.
-    assert connect_agency_to_sandbox(agency) == ["pinterest"]
-    again = db.session.query(AgencyConnection).filter_by(agency_id=agency.id).one()
-    assert again.identity["business_id"] == business_id
+    # Running it again (the demo does) keeps every working connection as it is,
+    # whether the identity is a business (Pinterest) or a person (LinkedIn).
+    assert sorted(connect_agency_to_sandbox(agency)) == sorted(connected)
+    db.session.expire_all()
+    after = {
+        c.platform: (c.account_id, c.access_token_encrypted)
+        for c in db.session.query(AgencyConnection).filter_by(agency_id=agency.id)
+    }
+    assert after == before

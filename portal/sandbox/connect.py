@@ -9,9 +9,11 @@ sandbox adds it here.
 
 from __future__ import annotations
 
+from cryptography.fernet import InvalidToken
 from flask import current_app
 
-from .. import platforms
+from .. import crypto, platforms
+from ..models.base import utcnow
 from ..services.connections import get_connection, save_connection
 from . import core
 
@@ -45,8 +47,27 @@ def connect_agency_to_sandbox(agency) -> list[str]:
 
 
 def _still_connected(agency_id: int, emulated: core.SandboxPlatform) -> bool:
+    """The agency's saved connection still signs in to the emulated platform.
+
+    Checked through the tokens themselves (a live refresh or access token of
+    the sandbox), so it holds whatever the identity is: a business on
+    Pinterest or Meta, a person on LinkedIn or Google.
+    """
     connection = get_connection(agency_id, emulated.id)
     if connection is None or connection.status != "active":
         return False
-    business_id = (connection.identity or {}).get("business_id")
-    return bool(business_id) and core.get_record(emulated.id, "business", business_id) is not None
+    now = utcnow()
+    for kind, encrypted in (
+        ("refresh_token", connection.refresh_token_encrypted),
+        ("access_token", connection.access_token_encrypted),
+    ):
+        if not encrypted:
+            continue
+        try:
+            secret = crypto.decrypt(encrypted)
+        except InvalidToken:
+            continue  # saved under a key that is gone: connect again
+        record = core.get_record(emulated.id, kind, core.token_hash(secret))
+        if record is not None and (record.expires_at is None or record.expires_at > now):
+            return True
+    return False

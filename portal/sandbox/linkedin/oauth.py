@@ -1,0 +1,98 @@
+"""The emulated LinkedIn sign-in: the consent page and the token endpoint.
+
+- `GET  /sandbox/linkedin/www.linkedin.com/oauth/v2/authorization`: the consent
+  page (response_type=code, client_id, redirect_uri, space-separated scope,
+  state, and PKCE when the app sends it). The form posts back to the same
+  address, with CSRF protection like every form of the app.
+- `POST /sandbox/linkedin/www.linkedin.com/oauth/v2/accessToken`: form body with
+  the client's id and secret in it (LinkedIn does not take HTTP Basic),
+  grant_type authorization_code or refresh_token. Access tokens live 60 days,
+  refresh tokens 365 days; refreshing keeps the same refresh token.
+"""
+
+from __future__ import annotations
+
+import hmac
+
+from flask import request, url_for
+
+from ...extensions import csrf
+from ...platforms import credentials
+from .. import core
+from ..core import bp
+from . import world as w
+
+WWW = "/linkedin/www.linkedin.com/oauth/v2"
+AUTHORIZE_ENDPOINT = "sandbox.linkedin_authorize"
+
+
+@bp.route(WWW + "/authorization", methods=["GET", "POST"], endpoint="linkedin_authorize")
+def authorize():
+    emulated = core.platform(w.PLATFORM)
+    values = request.form if request.method == "POST" else request.args
+    req = core.authorize_request(emulated, values)
+    action = url_for(AUTHORIZE_ENDPOINT)
+    try:
+        core.validate_authorize(emulated, req)
+    except core.ConsentRefused as refused:
+        return core.refusal_page(emulated, str(refused))
+    except core.ConsentRedirectError as problem:
+        return core.redirect_error(req, problem.error, problem.description)
+    if request.method == "GET":
+        return core.consent_page(emulated, req, action=action)
+    return core.consent_decision(
+        emulated,
+        req,
+        request.form.get("decision", ""),
+        request.form.get("persona", ""),
+        action=action,
+    )
+
+
+def _client_from_form() -> str:
+    """client_secret_post: the client's id and secret are form fields."""
+    expected = credentials(w.PLATFORM)
+    id_ok = hmac.compare_digest(request.form.get("client_id") or "", expected["client_id"])
+    secret_ok = hmac.compare_digest(
+        request.form.get("client_secret") or "", expected["client_secret"]
+    )
+    if not (id_ok and secret_ok):
+        raise core.OAuthError(
+            "invalid_client",
+            "Client authentication failed: send client_id and client_secret in the form body.",
+            401,
+        )
+    return expected["client_id"]
+
+
+def _linkedin_shape(body: dict) -> dict:
+    # LinkedIn lists granted scopes separated by commas.
+    body["scope"] = ",".join(s for s in str(body.get("scope", "")).split(" ") if s)
+    body.pop("token_type", None)
+    return body
+
+
+@bp.route(WWW + "/accessToken", methods=["POST"], endpoint="linkedin_token")
+@csrf.exempt
+def token():
+    client_id = _client_from_form()
+    grant_type = request.form.get("grant_type")
+    if grant_type == "authorization_code":
+        body = core.exchange_code(
+            w.PLATFORM,
+            request.form.get("code"),
+            client_id=client_id,
+            redirect_uri=request.form.get("redirect_uri"),
+            code_verifier=request.form.get("code_verifier"),
+        )
+        return core.token_response(_linkedin_shape(body))
+    if grant_type == "refresh_token":
+        refresh_token = request.form.get("refresh_token")
+        if not refresh_token:
+            raise core.OAuthError("invalid_request", "refresh_token is required.")
+        body = core.refresh_tokens(w.PLATFORM, refresh_token, client_id, rotate=False)
+        body["refresh_token"] = refresh_token  # the same one, as LinkedIn does
+        return core.token_response(_linkedin_shape(body))
+    raise core.OAuthError(
+        "unsupported_grant_type", "grant_type must be authorization_code or refresh_token."
+    )
