@@ -355,6 +355,8 @@ def send_completion_emails(access_request_id: int) -> int:
     access_request = db.session.get(AccessRequest, access_request_id)
     if access_request is None or access_request.status not in ("completed", "partially_completed"):
         return 0
+    if access_request.erased_at is not None:
+        return 0  # the client was deleted meanwhile: no one to send it to, nothing to show
     period = (access_request.completed_at or access_request.updated_at).isoformat()
     audience = [("client", client_of(access_request))] + [
         ("agency", person)
@@ -619,7 +621,10 @@ def send_access_review(agency_id: int, quarter: str) -> int:
     for grant in grants:
         by_client.setdefault(grant.access_request.client_id, []).append(grant)
     for client_id, theirs in by_client.items():
-        to = client_recipient(db.session.get(Client, client_id))
+        client = db.session.get(Client, client_id)
+        if client.erased_at is not None:
+            continue  # deleted: its address is gone (the agency's own list keeps the access)
+        to = client_recipient(client)
         sent += send_once(
             Key("access_review", f"client:{client_id}", to.email, quarter),
             lambda to=to, theirs=theirs: access_review_email(agency, theirs, to, "client", quarter),
@@ -694,6 +699,36 @@ def reverify_grant(grant_id: int) -> str:
     return result.status
 
 
+# -------------------------------------------------------- data protection
+
+RETENTION_BUDGET_SECONDS = 1500  # the schedule gives the job 1800
+
+
+@job
+@periodic
+def apply_retention() -> str:
+    """Nightly: erase the personal data of requests finished longer ago than each
+    agency's retention period (and of clients left with nothing else)."""
+    from portal.services import privacy
+
+    run = privacy.apply_retention(budget_seconds=RETENTION_BUDGET_SECONDS)
+    return f"{run.requests} requests and {run.clients} clients erased" + (
+        "" if run.finished else "; the rest on the next run"
+    )
+
+
+@job
+def sweep_erased_copies(agency_id: int, request_ids: list[int], since: str) -> int:
+    """After an erasure: scrub webhook bodies and stored API answers about the
+    erased requests that were written while it ran (a delivery fanned out then)."""
+    from portal.services import privacy
+
+    deliveries, answers = privacy.sweep_copies(
+        agency_id, request_ids, datetime.fromisoformat(since)
+    )
+    return deliveries + answers
+
+
 def mark_removed(grant: Grant, reason: str) -> None:
     """The platform no longer shows the access: record it, announce it, commit."""
     grant.status = "removed"
@@ -724,6 +759,7 @@ def mark_removed(grant: Grant, reason: str) -> None:
 __all__ = [
     "VerificationFailed",
     "VerificationPending",
+    "apply_retention",
     "expire_due_requests",
     "expire_request",
     "last_run",
@@ -741,6 +777,7 @@ __all__ = [
     "send_grant_removed_email",
     "send_reminders",
     "send_request_email",
+    "sweep_erased_copies",
     "sweep_stuck_grants",
     "verify_grant",
 ]

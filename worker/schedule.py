@@ -27,4 +27,12 @@ PERIODIC: list[dict] = [
         "cron": "0 9 1 1,4,7,10 *",
         "timeout": 600,
     },
+    # Nightly: personal data of requests finished longer ago than the agency's
+    # retention period is erased (see portal.services.privacy); batched, resumable.
+    {
+        "func": "worker.jobs.apply_retention",
+        "queue": "default",
+        "cron": "40 3 * * *",
+        "timeout": 1800,
+    },
 ]

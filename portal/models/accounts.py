@@ -27,6 +27,9 @@ class Agency(db.Model):
     custom_domain: Mapped[str | None] = mapped_column(String(253), unique=True)
     default_locale: Mapped[str] = mapped_column(String(8), default="en")
     require_2fa: Mapped[bool] = mapped_column(default=False)
+    # Retention: personal data of requests finished this many days ago is
+    # erased by a nightly job (None: kept until the agency deletes the client).
+    erase_finished_after_days: Mapped[int | None] = mapped_column()
     # Receiving identities per platform, e.g. {"pinterest": {"business_id": "..."}}.
     identities: Mapped[dict] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

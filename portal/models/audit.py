@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, BigInteger, ForeignKey, Index, String, Text
+from sqlalchemy import JSON, BigInteger, ForeignKey, Index, SmallInteger, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..extensions import db
@@ -13,7 +13,13 @@ from .base import UTCDateTime, utcnow
 
 class AuditEvent(db.Model):
     """One thing that happened. Each row carries the hash of the one before it
-    in the same agency's chain, so an edited or deleted row is detectable."""
+    in the same agency's chain, so an edited or deleted row is detectable.
+
+    Version 2 events hash a salted digest of each personal-capable field
+    (actor label, ip, user agent, every value in details) instead of the value,
+    so erasing a value (data protection) keeps its digest and the chain. See
+    `portal.audit` for the format and for how version 1 events are erased.
+    """
 
     __table_args__ = (
         Index("ix_audit_event_chain", "agency_id", "seq", unique=True),
@@ -39,3 +45,13 @@ class AuditEvent(db.Model):
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
     note: Mapped[str | None] = mapped_column(Text)
+    # 1: the hash covers the raw values (events written before version 2).
+    hash_version: Mapped[int] = mapped_column(SmallInteger, default=2, server_default=text("1"))
+    # {"/ip": "<hex salt>", "/details/client": ...}: one random salt per field.
+    salts: Mapped[dict | None] = mapped_column(JSON)
+    # {"/details/client": "<digest>"}: fields whose value was erased; the salt goes too.
+    erased: Mapped[dict | None] = mapped_column(JSON)
+    # Version 1 events erased later: a commitment over their field digests, and
+    # the seq of the later event that attests it (see portal.audit.Eraser).
+    reseal_hash: Mapped[str | None] = mapped_column(String(64))
+    reseal_anchor_seq: Mapped[int | None] = mapped_column()

@@ -58,6 +58,9 @@ class Client(db.Model):
     locale: Mapped[str] = mapped_column(String(8), default="en")
     external_id: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Deleted by the agency (or by its retention rule): the name, e-mail and
+    # external id are erased; the row stays so its anonymous requests still count.
+    erased_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class Template(db.Model):
@@ -116,6 +119,9 @@ class AccessRequest(db.Model):
     opened_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Personal data erased (client deleted, or the agency's retention rule):
+    # the link no longer exists; status, dates, items and grants remain.
+    erased_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
     agency: Mapped[Agency] = relationship()

@@ -12,7 +12,8 @@ PER_PAGE = 25
 
 def list_clients(agency_id: int, q: str = "", page: int = 1, per_page: int = PER_PAGE):
     """(rows of (client, request count, last request at), total): two queries."""
-    where = [Client.agency_id == agency_id]
+    # Deleted clients (personal data erased) are not listed; their requests still count.
+    where = [Client.agency_id == agency_id, Client.erased_at.is_(None)]
     q = (q or "").strip().lower()
     if q:
         where.append(

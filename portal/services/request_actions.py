@@ -34,7 +34,7 @@ def extend_expiry(access_request: AccessRequest, days: object, actor: audit.Acto
                 )
             ]
         )
-    if access_request.status in CLOSED:
+    if access_request.status in CLOSED or access_request.erased_at is not None:
         raise RequestError([("days", _("This request is closed: create a new one instead."))])
     previous = access_request.expires_at
     access_request.expires_at = utcnow() + timedelta(days=days)
@@ -60,7 +60,7 @@ def extend_expiry(access_request: AccessRequest, days: object, actor: audit.Acto
 
 def regenerate_link(access_request: AccessRequest, actor: audit.Actor | None) -> str:
     """Give the request a new link; the old one answers 404 from now on."""
-    if access_request.status in ("revoked", "expired", "completed"):
+    if access_request.status in ("revoked", "expired", "completed") or access_request.erased_at:
         raise RequestError([("link", _("This request is closed: its link cannot be renewed."))])
     token = crypto.new_token()
     access_request.token_hash = crypto.token_hash(token)
