@@ -47,6 +47,40 @@ def test_it_detects_a_deleted_event(agency):
     assert not audit.verify_chain(agency.id).ok
 
 
+def test_it_checks_a_stretch_of_the_chain_from_the_hash_before_it(agency):
+    _events(agency, n=6)
+    last = AuditEvent.query.filter_by(agency_id=agency.id).count()
+    stretch = audit.verify_chain(agency.id, first_seq=last - 2, last_seq=last - 1)
+    assert stretch.ok and stretch.count == 2
+
+    # An edit before the stretch is for the full check; inside it, it is caught.
+    db.session.execute(
+        text("UPDATE audit_event SET action = 'sneaky.change' WHERE agency_id = :a AND seq = 2"),
+        {"a": agency.id},
+    )
+    db.session.commit()
+    assert audit.verify_chain(agency.id, first_seq=last - 2, last_seq=last - 1).ok
+    assert not audit.verify_chain(agency.id).ok
+    assert not audit.verify_chain(agency.id, first_seq=2, last_seq=3).ok
+
+
+def test_a_stretch_must_follow_the_event_before_it(agency):
+    _events(agency, n=5)
+    # The event the stretch starts after was replaced: its hash no longer links.
+    db.session.execute(
+        text("UPDATE audit_event SET hash = :h WHERE agency_id = :a AND seq = 3"),
+        {"a": agency.id, "h": "0" * 64},
+    )
+    db.session.commit()
+    result = audit.verify_chain(agency.id, first_seq=4, last_seq=5)
+    assert not result.ok and result.reason == "previous hash does not match"
+    db.session.execute(
+        text("DELETE FROM audit_event WHERE agency_id = :a AND seq = 3"), {"a": agency.id}
+    )
+    db.session.commit()
+    assert not audit.verify_chain(agency.id, first_seq=4, last_seq=5).ok
+
+
 def test_it_keeps_one_chain_per_agency(agency, outsider):
     _events(agency, 2)
     other_id = outsider.memberships[0].agency_id

@@ -378,19 +378,47 @@ def _content_ok(event: AuditEvent) -> bool:
     return _digest(event) == event.hash
 
 
-def verify_chain(agency_id: int | None) -> ChainResult:
-    """Recompute the agency's chain; report the first event that breaks it."""
+def verify_chain(
+    agency_id: int | None, first_seq: int = 1, last_seq: int | None = None
+) -> ChainResult:
+    """Recompute the agency's chain; report the first event that breaks it.
+
+    `first_seq` and `last_seq` check one stretch of it (a request's own
+    events, for its report): the stretch starts from the hash its first event
+    must follow, so it proves those events unchanged and linked, without
+    reading the whole history of a large agency. `count` is the number of
+    events checked.
+    """
     condition = (
         AuditEvent.agency_id.is_(None) if agency_id is None else (AuditEvent.agency_id == agency_id)
     )
     prev = GENESIS
-    expected_seq = 1
+    expected_seq = max(first_seq, 1)
     count = 0
     # Resealed version 1 events waiting for the event that attests them, by its seq.
     pending: dict[int, list[AuditEvent]] = {}
+    if expected_seq > 1:
+        before = db.session.execute(
+            select(AuditEvent).where(condition, AuditEvent.seq == expected_seq - 1)
+        ).scalar_one_or_none()
+        if before is None:
+            return ChainResult(False, 0, None, f"missing event before seq {expected_seq}")
+        prev = before.hash
+        # Erased events before the stretch that an event inside it attests.
+        for event in db.session.execute(
+            select(AuditEvent).where(
+                condition,
+                AuditEvent.seq < expected_seq,
+                AuditEvent.reseal_anchor_seq >= expected_seq,
+            )
+        ).scalars():
+            pending.setdefault(event.reseal_anchor_seq, []).append(event)
+    stretch = [condition, AuditEvent.seq >= expected_seq]
+    if last_seq is not None:
+        stretch.append(AuditEvent.seq <= last_seq)
     for event in db.session.execute(
         select(AuditEvent)
-        .where(condition)
+        .where(*stretch)
         .order_by(AuditEvent.seq)
         .execution_options(yield_per=1000)
     ).scalars():
@@ -418,6 +446,9 @@ def verify_chain(agency_id: int | None) -> ChainResult:
         prev = event.hash
         expected_seq += 1
         count += 1
+    if last_seq is not None:
+        # Attestations after the stretch are outside what was asked for.
+        pending = {seq: group for seq, group in pending.items() if seq <= last_seq}
     if pending:
         first = min((e for group in pending.values() for e in group), key=lambda e: e.seq)
         return ChainResult(False, count, first.id, "erased event is not attested")

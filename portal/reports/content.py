@@ -26,6 +26,7 @@ from ..extensions import db
 from ..labels import GRANT_STATUS_LABELS, REQUEST_STATUS_LABELS
 from ..models import AccessRequest, AuditEvent, Grant, User
 from ..platforms import get as get_connector
+from ..platforms.manual import guided_grant
 from .branding import Branding, branding_for, qr_data_uri
 from .verification import verification_code, verification_url
 
@@ -125,6 +126,8 @@ class GrantView:
     error: str | None
     fix: str | None
     next_step: str | None = None
+    # Guided manual steps: what the client sent back, as (label, value).
+    sent_back: list[tuple[str, str]] = field(default_factory=list)
 
 
 @dataclass
@@ -139,11 +142,12 @@ class EventView:
 
 @dataclass
 class Anchor:
-    seq: int | None
+    seq: int | None  # the last entry checked: the anchor printed
     hash: str | None
     ok: bool
     count: int
     reason: str | None
+    first: int | None = None  # the first entry checked
 
 
 @dataclass
@@ -251,6 +255,16 @@ def _grant_view(grant: Grant, client_name: str, agency_name: str, moment: Clock)
     )
     if grant.manual:
         view.next_step = _manual_next_step(grant, client_name, agency_name)
+        guided = guided_grant(grant)
+        if guided is not None:
+            view.sent_back = guided.sent_back
+            if guided.waiting_on == "agency":
+                view.next_step = _(
+                    "%(client)s did the steps and sent what was asked; %(agency)s is "
+                    "confirming the access on the platform.",
+                    client=client_name,
+                    agency=agency_name,
+                )
     return view
 
 
@@ -405,8 +419,9 @@ def _actor(event: AuditEvent) -> str:
 
 def audit_events(
     access_request: AccessRequest, grants_by_id: dict[str, GrantView], moment: Clock
-) -> tuple[list[EventView], int]:
-    """This request's events (the request and its grants), oldest first."""
+) -> tuple[list[EventView], int, tuple[int | None, int | None]]:
+    """This request's events (the request and its grants), oldest first; how
+    many older ones were left out; the chain positions of its first and last."""
     subjects = [
         and_(
             AuditEvent.subject_type == "access_request",
@@ -418,7 +433,11 @@ def audit_events(
             and_(AuditEvent.subject_type == "grant", AuditEvent.subject_id.in_(list(grants_by_id)))
         )
     condition = and_(AuditEvent.agency_id == access_request.agency_id, or_(*subjects))
-    total = db.session.execute(select(db.func.count()).where(condition)).scalar_one()
+    total, first_seq, last_seq = db.session.execute(
+        select(db.func.count(), db.func.min(AuditEvent.seq), db.func.max(AuditEvent.seq)).where(
+            condition
+        )
+    ).one()
     rows = (
         db.session.execute(
             select(AuditEvent)
@@ -445,39 +464,35 @@ def audit_events(
                 hash_prefix=event.hash[:12],
             )
         )
-    return views, max(total - len(rows), 0)
+    return views, max(total - len(rows), 0), (first_seq, last_seq)
 
 
-def chain_anchor(agency_id: int) -> Anchor:
-    """The agency's chain as of now: verified, and the hash of its last event.
+def chain_anchor(agency_id: int, span: tuple[int | None, int | None]) -> Anchor:
+    """The stretch of the agency's chain that holds this request's events, checked.
 
-    When the chain checks out, the anchor is the last event the check covered,
-    so the hash printed is one that was just verified.
+    From the request's first event to its last, each event must match its
+    content and follow the hash of the one before (the first one, the hash of
+    the event before the stretch): the request's entries, and everything
+    recorded between them, are as written. The whole chain is checked by
+    `latchkey audit verify`; reading it all for every report would make a
+    large agency's reports slower with each event.
     """
-    result = audit.verify_chain(agency_id)
-    if result.ok:
-        row = (
-            db.session.execute(
-                select(AuditEvent.seq, AuditEvent.hash).where(
-                    AuditEvent.agency_id == agency_id, AuditEvent.seq == result.count
-                )
-            ).first()
-            if result.count
-            else None
+    first, last = span
+    if first is None or last is None:
+        return Anchor(seq=None, hash=None, ok=True, count=0, reason=None, first=None)
+    result = audit.verify_chain(agency_id, first_seq=first, last_seq=last)
+    row = db.session.execute(
+        select(AuditEvent.seq, AuditEvent.hash).where(
+            AuditEvent.agency_id == agency_id, AuditEvent.seq == last
         )
-    else:
-        row = db.session.execute(
-            select(AuditEvent.seq, AuditEvent.hash)
-            .where(AuditEvent.agency_id == agency_id)
-            .order_by(AuditEvent.seq.desc())
-            .limit(1)
-        ).first()
+    ).first()
     return Anchor(
         seq=row.seq if row else None,
         hash=row.hash if row else None,
         ok=result.ok,
         count=result.count,
         reason=result.reason,
+        first=first,
     )
 
 
@@ -542,7 +557,7 @@ def build(access_request: AccessRequest, locale: str, now: datetime) -> ReportCo
         "needs_action": sum(1 for g in grants if g.status == "needs_action"),
         "failed": sum(1 for g in grants if g.status in ("failed", "declined", "removed")),
     }
-    events, omitted = audit_events(access_request, {str(g.id): g for g in grants}, moment)
+    events, omitted, span = audit_events(access_request, {str(g.id): g for g in grants}, moment)
     code = verification_code(access_request)
     url = verification_url(code)
     return ReportContent(
@@ -566,7 +581,7 @@ def build(access_request: AccessRequest, locale: str, now: datetime) -> ReportCo
         billing=billing_statement(grants, raw_grants, client_name, agency_name),
         events=events,
         events_omitted=omitted,
-        anchor=chain_anchor(access_request.agency_id),
+        anchor=chain_anchor(access_request.agency_id, span),
         code=code,
         verify_url=url,
         qr_uri=qr_data_uri(url),
