@@ -29,10 +29,12 @@ from portal.services.connections import (
 pytestmark = pytest.mark.usefixtures("live_server")
 
 
-def connection_row(agency_id: int) -> AgencyConnection | None:
+def connection_row(agency_id: int, platform: str = "pinterest") -> AgencyConnection | None:
     db.session.expire_all()
     return db.session.execute(
-        select(AgencyConnection).where(AgencyConnection.agency_id == agency_id)
+        select(AgencyConnection).where(
+            AgencyConnection.agency_id == agency_id, AgencyConnection.platform == platform
+        )
     ).scalar_one_or_none()
 
 
