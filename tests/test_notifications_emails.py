@@ -178,6 +178,23 @@ def test_it_tells_the_agency_about_a_failed_grant_and_a_manual_step(branded, own
     assert "failed" in messages["owner@acme.test"]["Subject"]
 
 
+def test_it_asks_the_agency_to_confirm_a_guided_step_the_client_finished(branded, owner, outbox):
+    access_request, _token = make_request(branded, owner)
+    add_grant(
+        access_request,
+        0,
+        "needs_action",
+        manual=True,
+        external={"guided": True, "waiting_on": "agency", "sent_back": {"code": "1234"}},
+    )
+    assert jobs.send_grant_alerts(access_request.id) == 1
+    [message] = outbox()
+    body = text_of(message)
+    assert message["Subject"] == "Blue Harbor did the steps: confirm the access"
+    assert "sent what you asked for. Check it on the platform, then confirm it" in body
+    assert "by hand" not in body  # it is no longer the client's turn
+
+
 def test_it_warns_the_agency_three_days_before_the_link_expires(branded, owner, outbox):
     soon, _ = make_request(branded, owner)
     later, _ = make_request(branded, owner, client_email="later@client.test")

@@ -447,6 +447,7 @@ ACTION_LABELS = {
     "grant.verifying": _l("Checking access"),
     "grant.verified": _l("Access verified"),
     "grant.failed": _l("Grant failed"),
+    "grant.declined": _l("The client declined this item"),
     "grant.needs_action": _l("Manual step waiting"),
     "grant.manual_done": _l("Manual step marked done"),
     "grant.retried": _l("Verification retried"),
@@ -621,9 +622,13 @@ def request_grant_done(request_id: int, grant_id: int):
     access_request = _load_request(request_id)
     grant = _grant_of(access_request, grant_id)
     _checked_form()
+    guided = bool((grant.external or {}).get("guided"))
     try:
         if service.mark_manual_done(grant, _user_actor()):
-            flash(_("Marked as done. Latchkey now checks it from your side."), "success")
+            if guided:  # no API can see it: the agency's word is the verification
+                flash(_("Confirmed: this access is now recorded as verified."), "success")
+            else:
+                flash(_("Marked as done. Latchkey now checks it from your side."), "success")
         else:
             flash(_("Only a waiting manual step can be marked as done."), "warning")
     except service.RequestClosed:

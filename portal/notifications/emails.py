@@ -207,14 +207,22 @@ def completion_email(
 def grant_alert_email(
     access_request: AccessRequest, grants: Sequence[Grant], to: Recipient
 ) -> EmailMessage:
-    """Grants that failed, or manual steps waiting on the client."""
+    """Grants that failed, manual steps waiting on the client, and guided steps
+    the client finished that the agency must now confirm."""
     agency = access_request.agency
     failed = [g for g in grants if g.status == "failed"]
-    waiting = [g for g in grants if g.status == "needs_action"]
+    pending = [g for g in grants if g.status == "needs_action"]
+    # A guided step (no API) whose client sent back what was asked: the agency's turn.
+    confirm = [g for g in pending if (g.external or {}).get("waiting_on") == "agency"]
+    waiting = [g for g in pending if g not in confirm]
     with force_locale(to.locale):
         if failed:
             subject = _(
                 "Access from %(client)s failed: action needed", client=access_request.client.name
+            )
+        elif confirm and not waiting:
+            subject = _(
+                "%(client)s did the steps: confirm the access", client=access_request.client.name
             )
         else:
             subject = _("%(client)s has a manual step to finish", client=access_request.client.name)
@@ -227,6 +235,7 @@ def grant_alert_email(
             client_name=access_request.client.name,
             failed=[grant_line(g) for g in failed],
             waiting=[grant_line(g) for g in waiting],
+            confirm=[grant_line(g) for g in confirm],
             detail_url=app_url("admin.request_detail", request_id=access_request.id),
         )
 
