@@ -170,3 +170,33 @@ def test_it_lets_csp_allow_the_platform_sign_in_pages(app):
     assert "https://www.pinterest.com" in real.config["CSP_FORM_ACTION_EXTRA"]
     oauth.init_app(app)  # the sandbox lives on our own origin: nothing to add
     assert "https://www.pinterest.com" not in app.config["CSP_FORM_ACTION_EXTRA"]
+
+
+def test_it_exchanges_a_meta_token_days_before_it_expires(agency):
+    """Meta has no refresh tokens: a live token is traded for a new long-lived one."""
+    sandbox_connection(agency)
+    row = connection_row(agency.id, "meta")
+    old_token = crypto.decrypt(row.access_token_encrypted)
+    row.refresh_token_encrypted = None
+    row.expires_at = utcnow() + timedelta(days=3)  # within the week before expiry
+    db.session.commit()
+
+    access = agency_access(agency.id, "meta")
+
+    assert access.token["access_token"] != old_token
+    row = connection_row(agency.id, "meta")
+    assert row.expires_at > utcnow() + timedelta(days=30)
+    assert row.status == "active"
+
+
+def test_an_expired_meta_token_asks_the_agency_to_connect_again(agency):
+    sandbox_connection(agency)
+    row = connection_row(agency.id, "meta")
+    row.refresh_token_encrypted = None
+    row.expires_at = utcnow() - timedelta(minutes=1)
+    db.session.commit()
+
+    with pytest.raises(ConnectionUnavailable) as error:
+        agency_access(agency.id, "meta")
+    assert "Reconnect Meta" in error.value.fix
+    assert connection_row(agency.id, "meta").status == "expired"

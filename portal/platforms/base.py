@@ -138,6 +138,9 @@ class Connector(ABC):
     grants_to_business: bool = True
     # The agency must connect its own account before requests can be sent.
     needs_agency_connection: bool = True
+    # No refresh tokens (Meta): `refresh_token` exchanges a still-valid access
+    # token for a new one, so it is done days before the token expires.
+    exchanges_live_token: bool = False
 
     # -- description ---------------------------------------------------------
     def asset_type(self, asset_type_id: str) -> AssetType | None:

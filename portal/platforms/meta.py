@@ -189,6 +189,7 @@ def _with_implied(asset_type: str, tasks: list[str]) -> list[str]:
 class MetaConnector(Connector):
     id = "meta"
     name = "Meta"
+    exchanges_live_token = True  # long-lived tokens, no refresh token
     real_urls = {
         "api": f"https://graph.facebook.com/{GRAPH_VERSION}",
         "authorize": f"https://www.facebook.com/{GRAPH_VERSION}/dialog/oauth",

@@ -28,6 +28,9 @@ log = logging.getLogger("latchkey.connections")
 
 # Refresh a little before the platform says the token expires.
 REFRESH_LEEWAY = timedelta(seconds=120)
+# Platforms without refresh tokens exchange a token while it still works:
+# well before it expires, so a quiet week does not lose the connection.
+EXCHANGE_LEEWAY = timedelta(days=7)
 _local_locks: dict[str, threading.Lock] = {}
 _local_locks_guard = threading.Lock()
 
@@ -235,15 +238,18 @@ def agency_access(agency_id: int, platform: str) -> AgencyAccess:
     connection = get_connection(agency_id, platform)
     if not is_usable(connection):
         raise _unavailable(connector, connection)
-    if connection.expires_at is None or connection.expires_at > utcnow() + REFRESH_LEEWAY:
+    exchange = connector.exchanges_live_token and not connection.refresh_token_encrypted
+    leeway = EXCHANGE_LEEWAY if exchange else REFRESH_LEEWAY
+    if connection.expires_at is None or connection.expires_at > utcnow() + leeway:
         return AgencyAccess(_token_of(connection), dict(connection.identity or {}))
 
     with _refresh_lock(f"agency-connection-{connection.id}"):
         # Another process may have refreshed it while we waited.
         db.session.refresh(connection)
-        if connection.expires_at and connection.expires_at > utcnow() + REFRESH_LEEWAY:
+        if connection.expires_at and connection.expires_at > utcnow() + leeway:
             return AgencyAccess(_token_of(connection), dict(connection.identity or {}))
-        if not connection.refresh_token_encrypted:
+        expired = connection.expires_at is not None and connection.expires_at <= utcnow()
+        if not connection.refresh_token_encrypted and (not exchange or expired):
             _mark_broken(
                 connection,
                 "expired",
