@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import os
 
 from flask import Flask
@@ -44,6 +43,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         nav,
         notifications,
         oauth,
+        observability,
         platforms,
         security,
         webhooks,
@@ -61,8 +61,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     cli.init_app(app)
     notifications.init_app(app)
     webhooks.init_app(app)
-    if app.config["LATCHKEY_ENV"] != "test":
-        logging.basicConfig(level=logging.INFO)
+    observability.init_app(app)  # logs, request ids, trusted proxies, request metrics
     return app
 
 
@@ -91,8 +90,10 @@ def _register_blueprints(app: Flask) -> None:
     from .client import bp as client_bp
     from .main import bp as main_bp
     from .oauth import bp as oauth_bp
+    from .ops import bp as ops_bp
 
     app.register_blueprint(main_bp)
+    app.register_blueprint(ops_bp)  # /readyz, /metrics
     app.register_blueprint(oauth_bp)
     app.register_blueprint(auth_bp)
     app.register_blueprint(admin_bp)

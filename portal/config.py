@@ -7,6 +7,7 @@ to start with a missing or default secret, or with the sandbox on.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
 from collections.abc import Mapping
@@ -63,6 +64,108 @@ def envint(env: Mapping[str, str], name: str, default: int, minimum: int = 0) ->
     if value < minimum:
         raise ConfigError(f"{name}: must be at least {minimum}, got {value}")
     return value
+
+
+LOG_FORMATS = ("json", "text")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+# The production smoke test (tests/test_production_smoke.py) runs real production
+# settings with the sandbox. It takes this variable set to this exact phrase AND a
+# loopback LATCHKEY_BASE_URL, which no real deployment can have.
+SMOKE_TEST_VARIABLE = "LATCHKEY_PRODUCTION_SMOKE_TEST_ALLOW_SANDBOX"
+SMOKE_TEST_CONSENT = "yes-this-is-a-throwaway-smoke-test-on-loopback"
+
+
+def log_format(env: Mapping[str, str]) -> str:
+    """LATCHKEY_LOG_FORMAT: `json` (one object per line; production default) or `text`."""
+    production = (_get(env, "LATCHKEY_ENV") or "development").lower() == "production"
+    raw = (_get(env, "LATCHKEY_LOG_FORMAT") or ("json" if production else "text")).lower()
+    if raw not in LOG_FORMATS:
+        raise ConfigError(f"LATCHKEY_LOG_FORMAT: expected json or text, got {raw!r}")
+    return raw
+
+
+def log_level(env: Mapping[str, str]) -> str:
+    raw = (_get(env, "LATCHKEY_LOG_LEVEL") or "INFO").upper()
+    if raw not in LOG_LEVELS:
+        raise ConfigError(
+            f"LATCHKEY_LOG_LEVEL: expected one of {', '.join(LOG_LEVELS)}, got {raw!r}"
+        )
+    return raw
+
+
+def trusted_proxies(env: Mapping[str, str]) -> tuple[str, ...]:
+    """LATCHKEY_TRUSTED_PROXIES: addresses or networks of the reverse proxies in front.
+
+    Only a request coming from one of them may set X-Forwarded-For,
+    X-Forwarded-Proto and X-Request-ID; gunicorn.conf.py gives the same list to
+    gunicorn's forwarded_allow_ips.
+    """
+    raw = _get(env, "LATCHKEY_TRUSTED_PROXIES") or ""
+    networks = []
+    for item in (part.strip() for part in raw.split(",")):
+        if not item:
+            continue
+        try:
+            networks.append(str(ipaddress.ip_network(item, strict=False)))
+        except ValueError:
+            raise ConfigError(
+                f"LATCHKEY_TRUSTED_PROXIES: {item!r} is not an IP address or network "
+                "(e.g. 127.0.0.1 or 10.0.0.0/8)"
+            ) from None
+    return tuple(networks)
+
+
+def metrics_token(env: Mapping[str, str]) -> str | None:
+    """LATCHKEY_METRICS_TOKEN: the bearer token /metrics asks for; unset, /metrics is off."""
+    token = _get(env, "LATCHKEY_METRICS_TOKEN") or None
+    if token is not None and (len(token) < 24 or token.lower() in KNOWN_DEFAULT_SECRETS):
+        raise ConfigError(
+            "LATCHKEY_METRICS_TOKEN: use at least 24 random characters "
+            "(python -c 'import secrets; print(secrets.token_urlsafe(32))')"
+        )
+    return token
+
+
+def _loopback_url(url: str) -> bool:
+    host = (urlsplit(url).hostname or "").lower()
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _production_smoke_test(env: Mapping[str, str], production: bool, base_url: str) -> bool:
+    raw = _get(env, SMOKE_TEST_VARIABLE)
+    if not raw:
+        return False
+    if not production:
+        raise ConfigError(
+            f"{SMOKE_TEST_VARIABLE}: only for the production smoke test (LATCHKEY_ENV=production); "
+            "unset it"
+        )
+    if raw != SMOKE_TEST_CONSENT:
+        raise ConfigError(
+            f"{SMOKE_TEST_VARIABLE}: never set it in a real deployment; the smoke test sets "
+            "it to its own exact phrase"
+        )
+    if not _loopback_url(base_url):
+        raise ConfigError(
+            f"{SMOKE_TEST_VARIABLE}: refused because LATCHKEY_BASE_URL is not a loopback "
+            "address; a real deployment cannot run the sandbox"
+        )
+    return True
+
+
+def production_smoke_test(config: Mapping) -> bool:
+    """True only in the CI smoke test: production settings on a loopback base URL, with
+    the sandbox let in explicitly (SMOKE_TEST_VARIABLE). Never true in a real deployment."""
+    return (
+        config.get("LATCHKEY_ENV") == "production"
+        and config.get("LATCHKEY_PRODUCTION_SMOKE_TEST") is True
+        and _loopback_url(config.get("LATCHKEY_BASE_URL") or "")
+    )
 
 
 def _instance_secret(instance_path: str, filename: str, make) -> str:
@@ -151,7 +254,8 @@ def load_config(instance_path: str, env: Mapping[str, str] | None = None) -> dic
         raise ConfigError("LATCHKEY_BASE_URL: must be https:// in production")
 
     sandbox = envbool(env, "LATCHKEY_SANDBOX", default=not production)
-    if production and sandbox:
+    smoke_test = _production_smoke_test(env, production, base_url)
+    if production and sandbox and not smoke_test:
         raise ConfigError("LATCHKEY_SANDBOX: the emulated platforms cannot run in production")
 
     smtp_url = _get(env, "SMTP_URL") or None
@@ -195,12 +299,26 @@ def load_config(instance_path: str, env: Mapping[str, str] | None = None) -> dic
         "SESSION_ABSOLUTE_HOURS": envint(env, "LATCHKEY_SESSION_ABSOLUTE_HOURS", 12, minimum=1),
         "MAX_CONTENT_LENGTH": 2 * 1024 * 1024,
         "WTF_CSRF_TIME_LIMIT": None,  # tied to the session instead of a clock
+        # Over HTTPS Flask-WTF also demands a same-site Referer. Pages carrying a
+        # link or reset token send Referrer-Policy: no-referrer, so browsers send no
+        # Referer (and Origin: null) on their forms, and every one would be refused
+        # in production (found by tests/test_production_smoke.py). The session-bound
+        # CSRF token, SameSite=Lax cookies and HSTS protect the forms.
+        "WTF_CSRF_SSL_STRICT": False,
         "BABEL_DEFAULT_LOCALE": "en",
         "BABEL_DEFAULT_TIMEZONE": "UTC",
         "LANGUAGES": {"en": "English", "fr": "Français"},
         "RATELIMIT_STORAGE_URI": redis_url or "memory://",
         "RATELIMIT_HEADERS_ENABLED": True,
         "RATELIMIT_KEY_PREFIX": "latchkey-rl",
+        # Operations: logs, reverse proxies, metrics (portal/observability.py, portal/ops.py).
+        "LOG_FORMAT": log_format(env),
+        "LOG_LEVEL": log_level(env),
+        "TRUSTED_PROXIES": trusted_proxies(env),
+        "METRICS_TOKEN": metrics_token(env),
+        # Only the CI smoke test: production settings, the sandbox on a loopback base URL.
+        "LATCHKEY_PRODUCTION_SMOKE_TEST": smoke_test,
+        "ALLOW_SANDBOX_IN_PRODUCTION_FOR_TESTS": smoke_test,
     }
 
 

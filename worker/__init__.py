@@ -30,10 +30,14 @@ def job(func: Callable) -> Callable:
 
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
-        if has_app_context():
-            return _run(func, args, kwargs)
-        with _app_for_worker().app_context():
-            return _run(func, args, kwargs)
+        from portal.observability import job_context
+
+        # The request id and agency the job was queued with go into its log lines.
+        with job_context(func.__name__):
+            if has_app_context():
+                return _run(func, args, kwargs)
+            with _app_for_worker().app_context():
+                return _run(func, args, kwargs)
 
     return wrapper
 
@@ -89,9 +93,12 @@ def enqueue(
     job_id: str | None = None,
 ):
     """Queue `func(*args)`; args must be ids and plain values, never objects."""
+    from portal.observability import job_meta
+
     app = current_app._get_current_object()
     mode = app.config.get("JOBS_MODE") or ("rq" if app.config.get("REDIS_URL") else "thread")
     title = title or func.__name__
+    meta = job_meta()  # the request id (and agency) of the code queueing the job
     if mode == "rq":
         from rq import Retry
 
@@ -102,13 +109,19 @@ def enqueue(
             "description": title,
             "job_id": job_id,
             "failure_ttl": 7 * 24 * 3600,
+            "meta": meta or None,
         }
         if delay:
             return q.enqueue_in(timedelta(seconds=delay), func, *args, **options)
         return q.enqueue(func, *args, **options)
     if mode == "inline":  # tests that want the effect now, in this thread
+        if delay:
+            # Running it now would be running it at the wrong time (an expiry
+            # woken early only plans itself again): inline mode has no "later".
+            log.debug("inline jobs: %s planned in %.0f s is not run", title, delay)
+            return None
         return func(*args)
-    _thread_runner(app).submit(func, args, list(retry), title, delay or 0)
+    _thread_runner(app).submit(func, args, list(retry), title, delay or 0, meta)
     return None
 
 
@@ -119,27 +132,38 @@ class _ThreadRunner:
         self.app = app
         self.pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="latchkey-job")
 
-    def submit(self, func, args, retries: list[int], title: str, delay: float) -> None:
+    def submit(
+        self, func, args, retries: list[int], title: str, delay: float, meta: dict | None = None
+    ) -> None:
         if delay > 0:
-            timer = threading.Timer(delay, self._start, (func, args, retries, title))
+            timer = threading.Timer(delay, self._start, (func, args, retries, title, meta))
             timer.daemon = True
             timer.start()
         else:
-            self._start(func, args, retries, title)
+            self._start(func, args, retries, title, meta)
 
-    def _start(self, func, args, retries, title):
-        self.pool.submit(self._execute, func, args, retries, title)
+    def _start(self, func, args, retries, title, meta=None):
+        self.pool.submit(self._execute, func, args, retries, title, meta)
 
-    def _execute(self, func, args, retries, title):
+    def _execute(self, func, args, retries, title, meta=None):
+        from portal.observability import job_context
+
         with self.app.app_context():
             try:
-                func(*args)
+                with job_context(title, meta or {}):  # logged with the request id it came from
+                    try:
+                        func(*args)
+                    except Exception:
+                        if retries:
+                            log.warning(
+                                "job %s failed; retrying in %ss", title, retries[0], exc_info=True
+                            )
+                        else:
+                            log.exception("job %s failed for good", title)
+                        raise
             except Exception:
                 if retries:
-                    log.warning("job %s failed; retrying in %ss", title, retries[0], exc_info=True)
-                    self.submit(func, args, retries[1:], title, retries[0])
-                else:
-                    log.exception("job %s failed for good", title)
+                    self.submit(func, args, retries[1:], title, retries[0], meta)
 
 
 def _thread_runner(app: Flask) -> _ThreadRunner:
