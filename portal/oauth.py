@@ -255,6 +255,11 @@ def take_state(platform_id: str, state: str | None) -> OAuthState:
 
 def exchange_code(connector: Connector, state: OAuthState, code: str) -> Token:
     """Trade the authorization code (and the PKCE verifier) for a token."""
+    custom = getattr(connector, "exchange_code", None)
+    if custom is not None:
+        # A token endpoint that is not plain OAuth 2.0 (TikTok: a JSON body,
+        # the token under "data"): the connector makes the call itself.
+        return _checked(connector, custom(code, state.code_verifier, redirect_uri(connector.id)))
     endpoints = connector.oauth_endpoints()
     extra = dict(getattr(endpoints, "extra_token_params", None) or {})
     try:

@@ -16,6 +16,7 @@ from .. import audit, nav, oauth, platforms
 from ..auth.session import role_required
 from ..extensions import db
 from ..platforms.base import Connector, PlatformError
+from ..platforms.manual import is_guided
 from ..services.connections import (
     connections_by_platform,
     disconnect,
@@ -49,7 +50,12 @@ def _user_actor() -> audit.Actor:
 @role_required("viewer")
 def connections():
     rows = connections_by_platform(g.agency_id)
-    entries = [(connector, rows.get(connector.id)) for connector in platforms.all_connectors()]
+    # Guided platforms (no sign-in, no API) need only a receiving identity below.
+    entries = [
+        (connector, rows.get(connector.id))
+        for connector in platforms.all_connectors()
+        if not is_guided(connector)
+    ]
     return render(
         "admin/connections.html",
         entries=entries,
@@ -153,6 +159,17 @@ IDENTITY_FIELDS = (
      _l("Like 123-456-7890.")),
     ("google", "email", _l("E-mail for Google products (Analytics, Tag Manager, Search Console)"),
      None, _l("The Google account that receives access.")),
+    ("tiktok", "business_id", _l("TikTok Business Center id"), r"^\d{6,25}$",
+     _l("Digits only, from Business Center → Business settings. Optional: set it when your "
+        "TikTok login belongs to several Business Centers, before connecting TikTok.")),
+    ("snapchat", "email", _l("Snapchat member e-mail"), None,
+     _l("The e-mail of your Snapchat login: clients invite it in their Business Manager.")),
+    ("microsoft_ads", "manager_account_id", _l("Microsoft Advertising manager account id"),
+     r"^\d{5,15}$",
+     _l("Digits only: the id of the manager account your link requests come from.")),
+    ("shopify", "partner_organization", _l("Shopify Partner organisation name"), r"^\S.{0,99}$",
+     _l("As your Partner or Dev Dashboard shows it: clients check that the collaborator "
+        "request comes from it.")),
 )  # fmt: skip
 
 
@@ -212,7 +229,9 @@ def connection_identities():
             row["value"] = request.form.get(row["name"], "")
             row["error"] = errors.get(row["name"])
         rows_by_platform = connections_by_platform(g.agency_id)
-        entries = [(c, rows_by_platform.get(c.id)) for c in platforms.all_connectors()]
+        entries = [
+            (c, rows_by_platform.get(c.id)) for c in platforms.all_connectors() if not is_guided(c)
+        ]
         return render(
             "admin/connections.html",
             entries=entries,

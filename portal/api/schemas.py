@@ -154,6 +154,13 @@ class GrantOut(_Out):
     granted_at: datetime | None
     verified_at: datetime | None
     error: str | None
+    sent_back: dict[str, str] | None = Field(
+        default=None,
+        description=(
+            "For a guided manual step (platforms without a grant API): what the client sent "
+            'back, by field name, e.g. {"account_number": "F1234ABC"}; null otherwise.'
+        ),
+    )
 
 
 class AccessRequestOut(_Out):

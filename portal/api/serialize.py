@@ -38,6 +38,8 @@ def grant(row: Grant) -> dict:
         "granted_at": timestamp(row.granted_at),
         "verified_at": timestamp(row.verified_at),
         "error": row.error,
+        # Guided manual steps: what the client sent back (account number, code...).
+        "sent_back": dict((row.external or {}).get("sent_back") or {}) or None,
     }
 
 

@@ -15,6 +15,7 @@ from flask_babel import gettext as _
 from .. import platforms
 from ..models import AccessRequest, Grant
 from ..platforms.base import AssetType, Connector, ManualStep, Permission
+from ..platforms.manual import Guide, GuideContext, check_reply, guided_grant, is_guided
 from ..services.requests import IN_FLIGHT_GRANT_STATUSES, can_retry_verification, needs_new_grant
 
 HEX_COLOUR = re.compile(r"^#[0-9a-fA-F]{6}$")
@@ -44,6 +45,7 @@ class RequestedItem:
 def requested_items(ar: AccessRequest, platform: str | None = None) -> list[RequestedItem]:
     """The request's items, resolved against the registry (unknown ones skipped)."""
     resolved = []
+    identities: dict[str, dict | None] = {}
     for index, item in enumerate(ar.items):
         if platform is not None and item["platform"] != platform:
             continue
@@ -61,10 +63,33 @@ def requested_items(ar: AccessRequest, platform: str | None = None) -> list[Requ
                 connector=connector,
                 asset_type=asset_type,
                 permissions=permissions,
-                manual_steps=list(connector.manual_steps(asset_type.id, list(item["permissions"]))),
+                manual_steps=list(
+                    connector.manual_steps(
+                        asset_type.id,
+                        list(item["permissions"]),
+                        _agency_identity(ar, connector.id, identities)
+                        if asset_type.manual
+                        else None,
+                    )
+                ),
             )
         )
     return resolved
+
+
+def _agency_identity(ar: AccessRequest, platform: str, cache: dict[str, dict | None]) -> dict:
+    """Who receives access on `platform`, for steps that must name it: the
+    agency's connection identity over its receiving-identity settings (read
+    once per platform, and only for requests with manual steps)."""
+    if platform not in cache:
+        from ..services.connections import get_connection
+
+        connection = get_connection(ar.agency_id, platform)
+        cache[platform] = {
+            **dict(ar.agency.identities or {}),
+            **dict((connection.identity if connection else None) or {}),
+        }
+    return dict(cache[platform] or {})
 
 
 def by_platform(ar: AccessRequest) -> list[tuple[Connector, list[RequestedItem]]]:
@@ -75,9 +100,11 @@ def by_platform(ar: AccessRequest) -> list[tuple[Connector, list[RequestedItem]]
 
 
 def has_manual_steps(ar: AccessRequest) -> bool:
-    return any(item.manual or item.manual_steps for item in requested_items(ar)) or any(
-        g.manual for g in ar.grants
-    )
+    """Steps for "Finishing touches" (guided platforms have their own step)."""
+    return any(
+        (item.manual or item.manual_steps) and not is_guided(item.connector)
+        for item in requested_items(ar)
+    ) or any(g.manual and not is_guided(g.platform) for g in ar.grants)
 
 
 def steps(ar: AccessRequest, token: str) -> list[Step]:
@@ -129,7 +156,15 @@ def grants_of(ar: AccessRequest, platform: str | None = None) -> list[Grant]:
 
 
 def platform_done(ar: AccessRequest, platform: str) -> bool:
-    """The client has granted on this platform (whatever the outcome)."""
+    """The client has granted on this platform (whatever the outcome).
+
+    On a guided platform, every item asked for there has an answer: something
+    sent back, or skipped.
+    """
+    if is_guided(platform):
+        answered = {g.item_index for g in ar.grants if g.platform == platform}
+        indexes = [i for i, item in enumerate(ar.items) if item["platform"] == platform]
+        return bool(indexes) and all(i in answered for i in indexes)
     return any(g.platform == platform for g in ar.grants)
 
 
@@ -152,7 +187,10 @@ def grant_label(grant: Grant) -> str:
     except KeyError:
         asset_type = None
     type_name = str(asset_type.name) if asset_type else grant.asset_type
-    return f"{type_name} · {grant.asset_name or grant.asset_id}"
+    name = grant.asset_name or grant.asset_id
+    if not name or name == type_name:
+        return type_name  # a guided item that names no asset of its own
+    return f"{type_name} · {name}"
 
 
 def permission_labels(grant: Grant) -> str:
@@ -175,6 +213,90 @@ def uncovered_items(ar: AccessRequest) -> list[RequestedItem]:
         for item in requested_items(ar)
         if item.index not in covered and platform_done(ar, item.connector.id)
     ]
+
+
+# ------------------------------------------------------------ guided steps
+
+
+@dataclass
+class GuidedCard:
+    """One requested item of a guided platform, as the client's page shows it."""
+
+    item: RequestedItem
+    guide: Guide
+    grants: list[Grant]
+    values: dict[str, str] = field(default_factory=dict)  # what was typed (after an error)
+    errors: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def index(self) -> int:
+        return self.item.index
+
+    @property
+    def answered(self) -> bool:
+        return any(g.status != "declined" for g in self.grants)
+
+    @property
+    def declined(self) -> bool:
+        return bool(self.grants) and all(g.status == "declined" for g in self.grants)
+
+    @property
+    def can_send(self) -> bool:
+        """The form is offered: nothing sent yet, or more than one may be shared."""
+        return not self.answered or self.guide.several
+
+    @property
+    def can_correct(self) -> bool:
+        """One thing per item, sent and not confirmed yet: it can still be corrected."""
+        return (
+            not self.guide.several
+            and bool(self.guide.fields)
+            and self.answered
+            and all(g.status == "needs_action" for g in self.grants if g.status != "declined")
+        )
+
+
+def guide_context(ar: AccessRequest, connector: Connector, sent_back=None) -> GuideContext:
+    return GuideContext(
+        agency_name=ar.agency.brand_name,
+        client_name=ar.client.name,
+        identity=connector.identity_of(ar.agency),
+        sent_back=dict(sent_back or {}),
+    )
+
+
+def guided_cards(
+    ar: AccessRequest, connector: Connector, typed: dict[int, tuple[dict, dict]] | None = None
+) -> list[GuidedCard]:
+    """The guided platform's items with their steps, grants and any form errors."""
+    typed = typed or {}
+    context = guide_context(ar, connector)
+    cards = []
+    for item in requested_items(ar, connector.id):
+        permissions = [p.id for p in item.permissions]
+        values, errors = typed.get(item.index, ({}, {}))
+        guide = connector.guide(item.asset_type.id, permissions, context)
+        grants = [g for g in ar.grants if g.item_index == item.index]
+        if not values and not guide.several:
+            # Correcting the one answer: start from what was sent.
+            sent = next((g for g in grants if g.status == "needs_action"), None)
+            values = dict((sent.external or {}).get("sent_back") or {}) if sent else {}
+        cards.append(
+            GuidedCard(item=item, guide=guide, grants=grants, values=values, errors=errors)
+        )
+    return cards
+
+
+def read_reply(
+    connector: Connector, item: RequestedItem, form
+) -> tuple[dict[str, str], dict[str, str], str | None, str]:
+    """What the client sent for `item`: (values, errors, asset id, asset name)."""
+    fields = connector.reply_fields(item.asset_type.id)
+    values, errors = check_reply(fields, form)
+    identifying = next((f for f in fields if f.identifies_asset), None)
+    asset_id = values.get(identifying.name) if identifying else None
+    asset_name = asset_id or str(item.asset_type.name)
+    return values, errors, asset_id, asset_name
 
 
 def brand_colours(colour: str | None) -> dict[str, str]:
@@ -200,6 +322,7 @@ def _contrast(a: str, b: str) -> float:
 
 
 __all__ = [
+    "GuidedCard",
     "Progress",
     "RequestedItem",
     "Step",
@@ -208,13 +331,18 @@ __all__ = [
     "can_retry_verification",
     "grant_label",
     "grants_of",
+    "guide_context",
+    "guided_cards",
+    "guided_grant",
     "has_manual_steps",
     "in_flight",
+    "is_guided",
     "needs_new_grant",
     "next_platform",
     "permission_labels",
     "platform_done",
     "progress",
+    "read_reply",
     "requested_items",
     "steps",
     "uncovered_items",

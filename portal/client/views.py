@@ -30,6 +30,7 @@ from .. import audit, crypto, oauth, platforms
 from ..extensions import db
 from ..models import AccessRequest, Agency, Grant
 from ..platforms.base import Asset, Connector, PlatformError
+from ..platforms.manual.custom import use_agency
 from ..services import branding
 from ..services import requests as service
 from ..services import templates as intake
@@ -63,6 +64,8 @@ def load(token: str) -> AccessRequest:
     if not service.is_open(access_request):
         raise Closed(access_request)
     g.client_token = token
+    # The agency's own "other tools" are the ones this link may ask for.
+    use_agency(access_request.agency_id)
     # Whichever page the client lands on first, the agency learns it was opened.
     service.mark_opened(access_request)
     return access_request
@@ -154,6 +157,12 @@ def closed(error: Closed):
             brand=flow.brand_colours(access_request.agency.primary_color),
         )
     return body, 410
+
+
+@bp.before_app_request
+def _forget_tool_scope() -> None:
+    # `g` can outlive a request (tests keep one app context): each link sets its own.
+    g.pop("tool_agency_id", None)
 
 
 @bp.after_app_request
@@ -308,6 +317,8 @@ def _default_choice(items, listing: dict[str, list[Asset]], grants) -> dict[int,
 def platform(token: str, platform: str):
     access_request = load(token)
     connector = connector_or_404(access_request, platform)
+    if flow.is_guided(connector):
+        return _guided_page(access_request, connector)
     if request.headers.get("HX-Target") == STATUS_TARGET:
         return page(
             access_request,
@@ -330,6 +341,9 @@ def connect(token: str, platform: str):
     """Start the platform's sign-in (OAuth with PKCE); it comes back to the callback."""
     access_request = load(token)
     connector = connector_or_404(access_request, platform)
+    if flow.is_guided(connector):
+        # No sign-in on this platform: its steps are on its page.
+        return back_to("client.platform", platform=platform)
     try:
         url = oauth.authorization_url(
             connector, "client", access_request.id, access_request.agency_id
@@ -414,6 +428,8 @@ def _read_choice(items) -> dict[int, set[str]]:
 def grant(token: str, platform: str):
     access_request = load(token)
     connector = connector_or_404(access_request, platform)
+    if flow.is_guided(connector):
+        return back_to("client.platform", platform=platform)
     client_token = oauth.client_token(access_request.id, connector.id)
     with force_locale(locale_for(access_request)):
         if client_token is None:
@@ -482,6 +498,108 @@ def _after_post(access_request: AccessRequest, connector: Connector):
     return back_to("client.platform", platform=connector.id)
 
 
+# ----------------------------------------------------------- guided platforms
+
+
+def _guided_page(access_request: AccessRequest, connector: Connector, typed=None, status=200):
+    """A platform without sign-in: each item's steps, and what to send back."""
+    return page(
+        access_request,
+        "client/guided.html",
+        f"platform:{connector.id}",
+        status=status,
+        connector=connector,
+        cards=flow.guided_cards(access_request, connector, typed),
+        agency_ready=not connector.missing_identity(access_request.agency),
+    )
+
+
+def _guided_item_or_404(access_request: AccessRequest, platform: str, item_index: int):
+    connector = connector_or_404(access_request, platform)
+    if not flow.is_guided(connector):
+        abort(404)
+    item = next(
+        (i for i in flow.requested_items(access_request, platform) if i.index == item_index), None
+    )
+    if item is None:
+        abort(404)
+    return connector, item
+
+
+def _after_guided(access_request: AccessRequest, connector: Connector):
+    if is_htmx():
+        db.session.expire_all()
+        return _guided_page(load(g.client_token), connector)
+    return back_to("client.platform", platform=connector.id)
+
+
+@bp.post("/<token>/p/<platform>/items/<int:item_index>/reply")
+def guided_reply(token: str, platform: str, item_index: int):
+    """The client did the steps and sends back what the platform needs (checked here)."""
+    access_request = load(token)
+    connector, item = _guided_item_or_404(access_request, platform, item_index)
+    with force_locale(locale_for(access_request)):
+        if connector.missing_identity(access_request.agency):
+            flash(
+                _(
+                    "%(agency)s has not finished setting up %(platform)s yet. Please try again "
+                    "later.",
+                    agency=access_request.agency.brand_name,
+                    platform=connector.name,
+                ),
+                "warning",
+            )
+            return _after_guided(access_request, connector)
+        values, errors, asset_id, asset_name = flow.read_reply(connector, item, request.form)
+        if not errors:
+            try:
+                service.record_guided_reply(
+                    access_request, item_index, values, asset_id, asset_name
+                )
+            except service.RequestClosed:
+                _flash_complete(access_request)
+            except service.RequestError as exc:
+                errors = {"_": exc.message}
+            else:
+                flash(
+                    _(
+                        "Sent. %(agency)s takes it from here: see below what happens next.",
+                        agency=access_request.agency.brand_name,
+                    ),
+                    "success",
+                )
+        if errors:
+            names = [f.name for f in connector.reply_fields(item.asset_type.id)]
+            typed = {item_index: ({n: request.form.get(n, "")[:300] for n in names}, errors)}
+            db.session.expire_all()
+            # htmx swaps only successful answers; a plain form post gets the real status.
+            return _guided_page(load(token), connector, typed, status=200 if is_htmx() else 422)
+    return _after_guided(access_request, connector)
+
+
+@bp.post("/<token>/p/<platform>/items/<int:item_index>/skip")
+def guided_skip(token: str, platform: str, item_index: int):
+    """The client cannot do this item (no such account, no admin rights...)."""
+    access_request = load(token)
+    connector, _item = _guided_item_or_404(access_request, platform, item_index)
+    with force_locale(locale_for(access_request)):
+        try:
+            service.decline_guided_item(access_request, item_index)
+        except service.RequestClosed:
+            _flash_complete(access_request)
+        except service.RequestError as exc:
+            flash(exc.message, "warning")
+        else:
+            flash(
+                _(
+                    "Skipped. %(agency)s sees that this was not done and may contact you.",
+                    agency=access_request.agency.brand_name,
+                ),
+                "info",
+            )
+    return _after_guided(access_request, connector)
+
+
 # ------------------------------------------------------------ manual steps
 
 
@@ -494,8 +612,13 @@ def manual(token: str):
 
 
 def _manual_context(access_request: AccessRequest) -> dict:
-    items = [i for i in flow.requested_items(access_request) if i.manual or i.manual_steps]
-    grants = [g for g in access_request.grants if g.manual]
+    # Guided platforms show their steps on their own page.
+    items = [
+        i
+        for i in flow.requested_items(access_request)
+        if (i.manual or i.manual_steps) and not flow.is_guided(i.connector)
+    ]
+    grants = [g for g in access_request.grants if g.manual and not flow.is_guided(g.platform)]
     return {"manual_items": items, "grants": grants}
 
 
@@ -503,6 +626,9 @@ def _manual_context(access_request: AccessRequest) -> dict:
 def manual_done(token: str, grant_id: int):
     access_request = load(token)
     grant_ = grant_or_404(access_request, grant_id)
+    if flow.is_guided(grant_.platform):
+        # Sent from its platform's page, with what the platform needs.
+        return back_to("client.platform", platform=grant_.platform)
     try:
         service.mark_manual_done(grant_, service.client_actor(access_request))
     except service.RequestClosed:
@@ -518,7 +644,7 @@ def manual_done(token: str, grant_id: int):
 def retry(token: str, grant_id: int):
     access_request = load(token)
     grant_ = grant_or_404(access_request, grant_id)
-    if flow.needs_new_grant(grant_):
+    if flow.needs_new_grant(grant_) or flow.is_guided(grant_.platform):
         # The platform refused it: sign in again and grant it again.
         return back_to("client.platform", platform=grant_.platform)
     try:

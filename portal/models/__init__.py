@@ -15,6 +15,7 @@ from .requests import (
     Grant,
     Template,
 )
+from .tools import CustomTool
 
 __all__ = [
     "API_SCOPES",
@@ -30,6 +31,7 @@ __all__ = [
     "ApiKey",
     "AuditEvent",
     "Client",
+    "CustomTool",
     "EphemeralValue",
     "Grant",
     "IdempotencyKey",

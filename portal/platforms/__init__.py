@@ -28,6 +28,24 @@ def _load() -> None:
     from .pinterest import PinterestConnector
 
     register(PinterestConnector())
+    from .meta import MetaConnector
+
+    register(MetaConnector())
+    from .tiktok import TikTokConnector
+
+    register(TikTokConnector())
+    from .linkedin import LinkedInConnector
+
+    register(LinkedInConnector())
+    from .google import GoogleConnector
+
+    register(GoogleConnector())
+    # Keep last: guided manual platforms (no OAuth, no API: the client follows
+    # steps) come after the platforms Latchkey grants on through their API.
+    from .manual import guided_connectors
+
+    for guided in guided_connectors():
+        register(guided)
 
 
 def get(platform_id: str) -> Connector:

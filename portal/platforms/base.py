@@ -209,8 +209,17 @@ class Connector(ABC):
             code="revoke_unsupported",
         )
 
-    def manual_steps(self, asset_type_id: str, permissions: list[str]) -> list[ManualStep]:
-        """Steps for the client where no API can do the work."""
+    def manual_steps(
+        self,
+        asset_type_id: str,
+        permissions: list[str],
+        agency_identity: dict[str, Any] | None = None,
+    ) -> list[ManualStep]:
+        """Steps for the client where no API can do the work.
+
+        `agency_identity` (the agency's connection identity, merged over its
+        receiving-identity settings) lets the steps name who to add.
+        """
         return []
 
     def refresh_token(self, token: Token) -> Token:

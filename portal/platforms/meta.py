@@ -1020,7 +1020,12 @@ class MetaConnector(Connector):
 
     # ----------------------------------------------------- manual steps
 
-    def manual_steps(self, asset_type_id: str, permissions: list[str]) -> list[ManualStep]:
+    def manual_steps(
+        self,
+        asset_type_id: str,
+        permissions: list[str],
+        agency_identity: dict[str, Any] | None = None,
+    ) -> list[ManualStep]:
         if asset_type_id == "AD_ACCOUNT" and "MANAGE" in permissions:
             return [
                 ManualStep(

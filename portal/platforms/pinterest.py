@@ -845,7 +845,12 @@ class PinterestConnector(Connector):
 
     # ----------------------------------------------------- manual steps
 
-    def manual_steps(self, asset_type_id: str, permissions: list[str]) -> list[ManualStep]:
+    def manual_steps(
+        self,
+        asset_type_id: str,
+        permissions: list[str],
+        agency_identity: dict[str, Any] | None = None,
+    ) -> list[ManualStep]:
         if asset_type_id == "TAG":
             return [
                 ManualStep(

@@ -9,7 +9,14 @@ Importing this package defines the `sandbox_record` table (`models`), so the
 schema knows it whenever the sandbox is loaded.
 """
 
-from . import models, pinterest  # pinterest registers its routes on bp
+from . import (  # each platform registers its routes on bp
+    google,
+    linkedin,
+    meta,
+    models,
+    pinterest,
+    tiktok,
+)
 from .core import SandboxRefused, bp
 
-__all__ = ["SandboxRefused", "bp", "models", "pinterest"]
+__all__ = ["SandboxRefused", "bp", "google", "linkedin", "meta", "models", "pinterest", "tiktok"]

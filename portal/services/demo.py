@@ -22,6 +22,47 @@ PINTEREST_ONBOARDING = [
 PINTEREST_REPORTING = [
     {"platform": "pinterest", "asset_type": "AD_ACCOUNT", "permissions": ["ANALYST"]},
 ]
+META_ONBOARDING = [
+    {"platform": "meta", "asset_type": "AD_ACCOUNT", "permissions": ["ADVERTISE"]},
+    {"platform": "meta", "asset_type": "PAGE", "permissions": ["CREATE_CONTENT"]},
+    {"platform": "meta", "asset_type": "PIXEL", "permissions": ["ANALYZE"]},
+]
+TIKTOK_ADS = [
+    {"platform": "tiktok", "asset_type": "ADVERTISER", "permissions": ["OPERATOR"]},
+    {"platform": "tiktok", "asset_type": "CATALOG", "permissions": ["AD_PROMOTE"]},
+]
+LINKEDIN_ONBOARDING = [
+    {"platform": "linkedin", "asset_type": "AD_ACCOUNT", "permissions": ["CAMPAIGN_MANAGER"]},
+    {
+        "platform": "linkedin",
+        "asset_type": "ORGANIZATION",
+        "permissions": ["ANALYST", "DIRECT_SPONSORED_CONTENT_POSTER"],
+    },
+]
+GOOGLE_ONBOARDING = [
+    {"platform": "google", "asset_type": "ADS_ACCOUNT", "permissions": ["MANAGER_LINK"]},
+    {
+        "platform": "google",
+        "asset_type": "GA4_PROPERTY",
+        "permissions": ["predefinedRoles/analyst"],
+    },
+    {"platform": "google", "asset_type": "TAG_MANAGER_CONTAINER", "permissions": ["publish"]},
+    {"platform": "google", "asset_type": "BUSINESS_PROFILE_LOCATION", "permissions": ["MANAGER"]},
+    {
+        "platform": "google",
+        "asset_type": "SEARCH_CONSOLE_PROPERTY",
+        "permissions": ["siteFullUser"],
+    },
+]
+SHOPIFY_AND_PINTEREST = [
+    {"platform": "shopify", "asset_type": "STORE", "permissions": ["ONLINE_STORE", "APPS"]},
+    {"platform": "pinterest", "asset_type": "AD_ACCOUNT", "permissions": ["CAMPAIGN_MANAGER"]},
+]
+GUIDED_IDENTITIES = {
+    "snapchat": {"email": "ads@northwind.test"},
+    "microsoft_ads": {"manager_account_id": "151234567"},
+    "shopify": {"partner_organization": "Northwind Digital Partners"},
+}
 
 
 def create_demo() -> dict:
@@ -35,6 +76,11 @@ def create_demo() -> dict:
         agency, user = create_agency(DEMO_AGENCY, DEMO_EMAIL, DEMO_PASSWORD, owner_name="Demo")
         agency.support_email = "hello@northwind.test"
         agency.primary_color = "#0f766e"
+        # Who the guided platforms' steps name (Snapchat, Microsoft Advertising, Shopify).
+        agency.identities = {
+            **(agency.identities or {}),
+            **{platform: dict(values) for platform, values in GUIDED_IDENTITIES.items()},
+        }
         db.session.add_all(
             [
                 Template(
@@ -51,6 +97,53 @@ def create_demo() -> dict:
                     name="Pinterest: reporting only",
                     message="We only need to read your ad results for monthly reports.",
                     items=PINTEREST_REPORTING,
+                ),
+                Template(
+                    agency_id=agency.id,
+                    name="Meta: ads, Page and pixel",
+                    message=(
+                        "We will run your Facebook and Instagram campaigns, post to your Page "
+                        "and check that your pixel measures conversions. Billing stays with you."
+                    ),
+                    items=META_ONBOARDING,
+                ),
+                Template(
+                    agency_id=agency.id,
+                    name="TikTok: ads and catalog",
+                    message=(
+                        "We will run your TikTok campaigns and use your product catalog in "
+                        "ads. Your Business Center keeps ownership and billing."
+                    ),
+                    items=TIKTOK_ADS,
+                ),
+                Template(
+                    agency_id=agency.id,
+                    name="LinkedIn: campaigns and Page ads",
+                    message=(
+                        "Our campaign lead will run your LinkedIn campaigns, sponsor your "
+                        "Page's posts and report on the Page's results."
+                    ),
+                    items=LINKEDIN_ONBOARDING,
+                ),
+                Template(
+                    agency_id=agency.id,
+                    name="Google: Ads, Analytics, Tag Manager, Business Profile, Search Console",
+                    message=(
+                        "We will manage your Google Ads from our manager account, report from "
+                        "Google Analytics, maintain your tags, answer reviews on your Business "
+                        "Profile and watch your search performance. Ownership stays with you."
+                    ),
+                    items=GOOGLE_ONBOARDING,
+                ),
+                Template(
+                    agency_id=agency.id,
+                    name="Shopify store and Pinterest ads",
+                    message=(
+                        "We will install the Pinterest app and tag on your Shopify store and run "
+                        "your Pinterest campaigns. Shopify has no sharing API: you follow three "
+                        "short steps and send us your collaborator code."
+                    ),
+                    items=SHOPIFY_AND_PINTEREST,
                 ),
             ]
         )

@@ -862,6 +862,9 @@ def _restart_verification(grant: Grant, action: str, actor: audit.Actor | None) 
 
 def mark_manual_done(grant: Grant, actor: audit.Actor | None = None) -> bool:
     """The client says a manual step is done: verify it from the agency's side."""
+    if grant.manual and (grant.external or {}).get("guided"):
+        # No API can see a guided step: the agency marking it done confirms it.
+        return confirm_guided_step(grant, actor)
     if not grant.manual or grant.status not in ("needs_action", "failed"):
         return False
     if grant.access_request.status not in GRANTABLE_STATUSES:
@@ -889,13 +892,174 @@ def is_settled(access_request: AccessRequest) -> bool:
     return not any(g.status in IN_FLIGHT_GRANT_STATUSES for g in access_request.grants)
 
 
+# ------------------------------------------------------- guided manual steps
+
+# Assets one client may name for one requested item of a guided platform.
+MAX_GUIDED_PER_ITEM = 20
+
+
+def _guided_item(access_request: AccessRequest, item_index: int) -> dict:
+    if not 0 <= item_index < len(access_request.items):
+        raise ValueError(f"item {item_index} is not part of request {access_request.id}")
+    return access_request.items[item_index]
+
+
+def _lock_for_guided(access_request: AccessRequest) -> None:
+    if access_request.status not in GRANTABLE_STATUSES:
+        raise RequestClosed(access_request.status)
+    db.session.execute(
+        select(AccessRequest.id).where(AccessRequest.id == access_request.id).with_for_update()
+    )
+    db.session.refresh(access_request, attribute_names=["grants", "status"])
+    if access_request.status not in GRANTABLE_STATUSES:
+        raise RequestClosed(access_request.status)
+
+
+def record_guided_reply(
+    access_request: AccessRequest,
+    item_index: int,
+    sent_back: Mapping[str, str],
+    asset_id: str | None,
+    asset_name: str,
+    actor: audit.Actor | None = None,
+) -> Grant:
+    """The client followed a guided platform's steps and sent back what it asks for.
+
+    The item's grant for this asset is created (or, when the client corrects
+    what it sent, updated) and stays `needs_action`, now waiting on the agency:
+    no API can see the access, so the agency confirms it (`confirm_guided_step`).
+    Raises RequestClosed when the link no longer accepts grants, and
+    RequestError when that asset's access is already confirmed.
+    """
+    actor = actor or client_actor(access_request)
+    item = _guided_item(access_request, item_index)
+    _lock_for_guided(access_request)
+    mine = [g for g in access_request.grants if g.item_index == item_index]
+    grant = next((g for g in mine if g.asset_id == asset_id), None)
+    if grant is None:
+        # Sending after all for an item skipped earlier.
+        grant = next((g for g in mine if g.status == "declined"), None)
+    if grant is not None and grant.status == "verified":
+        db.session.rollback()
+        raise RequestError(
+            [("asset", _("This one is already shared and confirmed: nothing more to do."))]
+        )
+    if grant is None:
+        if len(mine) >= MAX_GUIDED_PER_ITEM:
+            db.session.rollback()
+            raise RequestError([("asset", _("That is the most that can be shared here at once."))])
+        grant = Grant(
+            agency_id=access_request.agency_id,
+            item_index=item_index,
+            platform=item["platform"],
+            asset_type=item["asset_type"],
+        )
+        access_request.grants.append(grant)
+    newly_waiting = grant.status != "needs_action"
+    now = utcnow()
+    grant.asset_id = asset_id
+    grant.asset_name = (asset_name or asset_id or item["asset_type"])[:300]
+    grant.permissions = list(item["permissions"])
+    grant.manual = True
+    grant.status = "needs_action"
+    grant.error = grant.fix = None
+    grant.granted_at = now
+    grant.verified_at = grant.verifying_since = grant.removed_at = None
+    grant.verify_attempts = 0
+    grant.external = {
+        "guided": True,
+        "waiting_on": "agency",
+        "sent_back": dict(sent_back),
+        "replied_at": now.isoformat(),
+    }
+    _reopen(access_request, actor)
+    db.session.flush()
+    if newly_waiting:
+        # The agency is told (grant alerts) that a manual step waits on it.
+        _emit("grant.needs_action", grant.agency_id, grant.access_request_id, grant.id)
+    _record_grant(grant, "grant.manual_done", actor, sent_back=dict(sent_back))
+    db.session.commit()
+    return grant
+
+
+def decline_guided_item(
+    access_request: AccessRequest, item_index: int, actor: audit.Actor | None = None
+) -> Grant:
+    """The client cannot or will not do this item: it is declined (the request
+    then settles as partially completed). Sending it later still works."""
+    actor = actor or client_actor(access_request)
+    item = _guided_item(access_request, item_index)
+    _lock_for_guided(access_request)
+    mine = [g for g in access_request.grants if g.item_index == item_index]
+    if any(g.status != "declined" for g in mine):
+        db.session.rollback()
+        raise RequestError(
+            [("item", _("Something was already sent for this: it can no longer be skipped."))]
+        )
+    grant = mine[0] if mine else None
+    if grant is None:
+        grant = Grant(
+            agency_id=access_request.agency_id,
+            item_index=item_index,
+            platform=item["platform"],
+            asset_type=item["asset_type"],
+        )
+        access_request.grants.append(grant)
+    grant.asset_id = None
+    grant.asset_name = None
+    grant.permissions = list(item["permissions"])
+    grant.manual = True
+    grant.status = "declined"
+    grant.external = {"guided": True, "declined_at": utcnow().isoformat()}
+    _reopen(access_request, actor)
+    db.session.flush()
+    _record_grant(grant, "grant.declined", actor)
+    _settle(access_request)
+    db.session.commit()
+    return grant
+
+
+def confirm_guided_step(grant: Grant, actor: audit.Actor | None = None) -> bool:
+    """The agency checked on the platform that the guided step gave it access:
+    the grant is verified, and the request settles when it was the last one."""
+    if actor is not None and actor.type == "client":
+        return False  # only the agency can see that the access works
+    if grant.status not in ("needs_action", "failed"):
+        return False
+    access_request = grant.access_request
+    if access_request.status not in GRANTABLE_STATUSES:
+        raise RequestClosed(access_request.status)
+    _lock_request(access_request)
+    if grant.status not in ("needs_action", "failed"):
+        db.session.commit()
+        return False
+    now = utcnow()
+    external = dict(grant.external or {})
+    external.update(
+        waiting_on=None,
+        confirmed_at=now.isoformat(),
+        confirmed_by=(actor.label if actor else None) or audit.SYSTEM.label,
+    )
+    grant.external = external
+    grant.status = "verified"
+    grant.granted_at = grant.granted_at or now
+    grant.verified_at = now
+    grant.error = grant.fix = None
+    _record_grant(grant, "grant.verified", actor, confirmed_by_agency=True)
+    _settle(access_request)
+    db.session.commit()
+    return True
+
+
 __all__ = [
     "MAX_VERIFY_ATTEMPTS",
     "VERIFY_RETRY",
     "RequestClosed",
     "RequestError",
     "can_retry_verification",
+    "confirm_guided_step",
     "create_request",
+    "decline_guided_item",
     "enqueue_verification",
     "expire_if_due",
     "find_by_token",
@@ -909,6 +1073,7 @@ __all__ = [
     "needs_new_grant",
     "normalise_items",
     "patiently",
+    "record_guided_reply",
     "request_url",
     "retry_verification",
     "revoke_request",

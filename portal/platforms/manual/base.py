@@ -267,7 +267,12 @@ class GuidedConnector(Connector):
             ),
         )
 
-    def manual_steps(self, asset_type_id: str, permissions: list[str]) -> list[ManualStep]:
+    def manual_steps(
+        self,
+        asset_type_id: str,
+        permissions: list[str],
+        agency_identity: dict[str, Any] | None = None,
+    ) -> list[ManualStep]:
         # The steps need the agency's identity: they come from `guide()` and are
         # shown on the platform's own step, not on "Finishing touches".
         return []
