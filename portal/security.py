@@ -52,6 +52,9 @@ def init_app(app: Flask) -> None:
             )
         if request.headers.get("HX-Request") or response.mimetype == "text/html":
             response.vary.add("HX-Request")
-        if request.path.startswith(("/app", "/auth", "/r/")):
+        # Pages, fragments and API answers may carry personal data, tokens or a
+        # CSRF token: no cache keeps them. Static files are the exception; a
+        # view that knows better (a logo) sets its own.
+        if request.endpoint != "static":
             response.headers.setdefault("Cache-Control", "no-store")
         return response

@@ -8,11 +8,14 @@ Redis (tests that need Redis then skip, and under CI=true a skip fails the run).
 
 from __future__ import annotations
 
+import functools
+import logging
 import os
 import socket
 import threading
 import time
 from contextlib import closing
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -413,13 +416,358 @@ def outbox(app):
     return read
 
 
+# ------------------------------------------ no secret in any log line of the run
+#
+# Every log record of the session is kept as the line that would be written:
+# a handler on the root logger, and on the loggers that may stop propagating
+# (werkzeug's, RQ's, the in-process job runner's "latchkey.jobs"), each line
+# scrubbed as the app's own formatter scrubs it (portal.observability). Every
+# secret the run makes is collected where it is made: the random tokens of
+# portal.crypto (link, reset and invitation tokens), API keys, the sandbox's
+# OAuth codes and access/refresh tokens, PKCE verifiers, webhook secrets,
+# TOTP secrets and recovery codes, every password hashed or checked, and the
+# app's own keys. When the session ends, a line holding any of them fails the
+# run, naming the logger and the test with the secret redacted. Under xdist
+# each worker checks its own lines and hands its findings to the controller.
+
+LOG_AUDIT_LOGGERS = (
+    "werkzeug",
+    "rq",
+    "rq.worker",
+    "rq.job",
+    "rq.queue",
+    "rq.scheduler",
+    "latchkey.jobs",
+)
+# Our own code is audited down to DEBUG (what an operator may switch on);
+# other libraries at INFO, the level production logs at.
+LOG_AUDIT_DEBUG_LOGGERS = ("latchkey", "portal", "worker")
+KNOWN_TEST_SECRETS = {
+    PASSWORD: "test password",
+    "violet tractor umbrella 77 pancake": "test password",
+    "agency-access-token": "test OAuth access token",
+    "agency-refresh-token": "test OAuth refresh token",
+}
+MIN_SECRET_LENGTH = 8
+
+
+@dataclass(frozen=True)
+class LogLine:
+    logger: str
+    level: str
+    text: str
+    test: str
+
+
+@dataclass(frozen=True)
+class LogLeak:
+    logger: str
+    level: str
+    test: str
+    kind: str
+    excerpt: str
+
+    def describe(self) -> str:
+        return f"{self.logger} ({self.level}) during {self.test}: {self.kind}: {self.excerpt}"
+
+
+class SecretRegistry:
+    """Every secret the run made, with what kind of secret it is."""
+
+    def __init__(self) -> None:
+        self.kinds: dict[str, str] = {}
+        # Secrets by their first characters: a line is scanned once, whatever their number.
+        self._by_prefix: dict[str, list[str]] = {}
+
+    def add(self, value, kind: str) -> None:
+        if not isinstance(value, str) or len(value) < MIN_SECRET_LENGTH or value in self.kinds:
+            return
+        self.kinds[value] = kind
+        self._by_prefix.setdefault(value[:MIN_SECRET_LENGTH], []).append(value)
+
+    def __contains__(self, value: str) -> bool:
+        return value in self.kinds
+
+    def __len__(self) -> int:
+        return len(self.kinds)
+
+    def find(self, text: str) -> list[tuple[str, str]]:
+        """The secrets in `text`, with their kind."""
+        found: dict[str, str] = {}
+        by_prefix = self._by_prefix
+        for start in range(len(text) - MIN_SECRET_LENGTH + 1):
+            candidates = by_prefix.get(text[start : start + MIN_SECRET_LENGTH])
+            if candidates:
+                for secret in candidates:
+                    if text.startswith(secret, start):
+                        found[secret] = self.kinds[secret]
+        return list(found.items())
+
+
+def _redact(text: str, secret: str, kind: str, width: int = 80) -> str:
+    """The text around `secret`, with the secret itself replaced."""
+    at = text.find(secret)
+    start, end = max(0, at - width), at + len(secret) + width
+    excerpt = text[start:at] + f"[{kind} {secret[:3]}...]" + text[at + len(secret) : end]
+    excerpt = excerpt.replace("\n", " | ")
+    return ("..." if start else "") + excerpt + ("..." if end < len(text) else "")
+
+
+def find_log_leaks(lines, registry: SecretRegistry) -> list[LogLeak]:
+    """Each log line holding a secret of `registry`, with the secret redacted."""
+    leaks = []
+    seen: set[tuple[str, str]] = set()
+    for line in lines:
+        if (line.logger, line.text) in seen:
+            continue
+        seen.add((line.logger, line.text))
+        for secret, kind in registry.find(line.text):
+            excerpt = _redact(line.text, secret, kind)
+            for other, other_kind in registry.find(excerpt):
+                excerpt = excerpt.replace(other, f"[{other_kind} {other[:3]}...]")
+            leaks.append(LogLeak(line.logger, line.level, line.test, kind, excerpt))
+    return leaks
+
+
+class LogAudit(logging.Handler):
+    """Keeps every log record of the session as a line, and the run's secrets."""
+
+    def __init__(self) -> None:
+        super().__init__(level=logging.DEBUG)
+        self.lines: list[LogLine] = []
+        self.secrets = SecretRegistry()
+        self.current_test = "(session start)"
+        self._formatter = logging.Formatter()
+        try:
+            from portal.observability import scrub
+        except ImportError:  # no scrubbing formatter: lines are checked as they are
+            scrub = None
+        self._scrub = scrub
+
+    # --- capture
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if getattr(record, "_latchkey_log_audit", False):
+            return  # seen on a logger that also propagates to the root logger
+        record._latchkey_log_audit = True
+        try:
+            text = self._text(record)
+        except Exception:  # a handler must never break the code that logs
+            self.handleError(record)
+            return
+        self.lines.append(LogLine(record.name, record.levelname, text, self.current_test))
+
+    def _text(self, record: logging.LogRecord) -> str:
+        try:
+            text = record.getMessage()
+        except Exception:
+            text = f"{record.msg} {record.args}"
+        if record.exc_info:
+            text += "\n" + self._formatter.formatException(record.exc_info)
+        elif record.exc_text:
+            text += "\n" + record.exc_text
+        if record.stack_info:
+            text += "\n" + self._formatter.formatStack(record.stack_info)
+        return self._scrub(text) if self._scrub else text
+
+    def install(self) -> None:
+        self.attach()
+        for value, kind in KNOWN_TEST_SECRETS.items():
+            self.secrets.add(value, kind)
+        _collect_secrets_where_they_are_made(self.secrets)
+
+    def attach(self) -> None:
+        """Hang on the loggers (again, if logging was reconfigured since: dictConfig...)."""
+        root = logging.getLogger()
+        if self not in root.handlers:
+            root.addHandler(self)
+        if root.getEffectiveLevel() > logging.INFO:
+            root.setLevel(logging.INFO)
+        for name in LOG_AUDIT_LOGGERS:
+            logger = logging.getLogger(name)
+            if self not in logger.handlers:
+                logger.addHandler(self)
+        for name in LOG_AUDIT_DEBUG_LOGGERS:
+            logging.getLogger(name).setLevel(logging.DEBUG)
+
+    # --- checks
+
+    def mark(self) -> int:
+        return len(self.lines)
+
+    def leaks(self, since: int = 0) -> list[LogLeak]:
+        return find_log_leaks(self.lines[since:], self.secrets)
+
+    def discard(self, since: int) -> None:
+        """Forget the lines from `since` on (a test that leaks on purpose)."""
+        del self.lines[since:]
+
+
+class _RecordingSecrets:
+    """Stands for the `secrets` module inside one of our modules: what it makes is kept."""
+
+    def __init__(self, registry: SecretRegistry, kind: str):
+        import secrets as real
+
+        self._real = real
+        self._registry = registry
+        self._kind = kind
+
+    def token_urlsafe(self, nbytes=None):
+        value = self._real.token_urlsafe(nbytes)
+        self._registry.add(value, self._kind)
+        return value
+
+    def token_hex(self, nbytes=None):
+        value = self._real.token_hex(nbytes)
+        self._registry.add(value, self._kind)
+        return value
+
+    def __getattr__(self, name):
+        return getattr(self._real, name)
+
+
+def _recording(function, registry: SecretRegistry, kind: str, pick=lambda value: [value]):
+    @functools.wraps(function)
+    def wrapper(*args, **kwargs):
+        value = function(*args, **kwargs)
+        for secret in pick(value):
+            registry.add(secret, kind)
+        return value
+
+    wrapper.__wrapped_for_log_audit__ = True
+    return wrapper
+
+
+class _RecordingHasher:
+    """Stands for portal.auth.passwords' argon2 hasher: every password it sees is kept."""
+
+    def __init__(self, real, registry: SecretRegistry):
+        self._real = real
+        self._registry = registry
+
+    def hash(self, password, *args, **kwargs):
+        self._registry.add(password, "password")
+        return self._real.hash(password, *args, **kwargs)
+
+    def verify(self, password_hash, password):
+        self._registry.add(password, "password")
+        return self._real.verify(password_hash, password)
+
+    def __getattr__(self, name):
+        return getattr(self._real, name)
+
+
+def _collect_secrets_where_they_are_made(registry: SecretRegistry) -> None:
+    """Wrap what makes secrets, wherever its callers imported it from."""
+    from portal import crypto, oauth
+    from portal.api import keys
+    from portal.auth import passwords, totp
+    from portal.sandbox import core as sandbox
+    from portal.webhooks import signing
+
+    if isinstance(crypto.secrets, _RecordingSecrets):
+        return  # already installed (a second session in the same process)
+    crypto.secrets = _RecordingSecrets(registry, "token (link, reset or invitation)")
+    keys.secrets = _RecordingSecrets(registry, "API key")
+    sandbox.secrets = _RecordingSecrets(registry, "OAuth code or token (sandbox)")
+    oauth.generate_token = _recording(oauth.generate_token, registry, "PKCE code verifier")
+    signing.new_secret = _recording(signing.new_secret, registry, "webhook secret")
+    totp.new_secret = _recording(totp.new_secret, registry, "TOTP secret")
+    totp.new_recovery_codes = _recording(
+        totp.new_recovery_codes, registry, "recovery code", pick=lambda value: value[0]
+    )
+    passwords._hasher = _RecordingHasher(passwords._hasher, registry)
+
+
+def app_secrets(app) -> dict[str, str]:
+    """The app's own keys and platform credentials."""
+    found = {app.config["SECRET_KEY"]: "SECRET_KEY"}
+    for key in app.config.get("LATCHKEY_ENCRYPTION_KEYS") or ():
+        found[key] = "encryption key"
+    for name, value in app.config.items():
+        if name.endswith("_CLIENT_SECRET") and isinstance(value, str):
+            found[value] = name
+    return found
+
+
+LOG_AUDIT = LogAudit()
+
+
+def pytest_configure(config):
+    LOG_AUDIT.install()
+
+
+def pytest_runtest_logstart(nodeid, location):
+    LOG_AUDIT.attach()
+    LOG_AUDIT.current_test = nodeid
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _audit_app_secrets(app):
+    for value, kind in app_secrets(app).items():
+        LOG_AUDIT.secrets.add(value, kind)
+
+
+@pytest.fixture
+def log_audit():
+    """The session's log audit (lines kept so far, secrets collected so far)."""
+    return LOG_AUDIT
+
+
+def _report_log_leaks(reporter, leaks: list[str], lines: int, secrets_count: int) -> None:
+    if reporter is None:
+        return
+    reporter.write("\n")
+    if not leaks:
+        reporter.write_line(
+            f"log audit: no secret in {lines} log line(s); {secrets_count} secret(s) collected"
+        )
+        return
+    reporter.write_line(
+        f"log audit: {len(leaks)} log line(s) hold a secret or token. Log ids or hashes "
+        "instead, or scrub the value (portal.observability):",
+        red=True,
+    )
+    for leak in leaks[:50]:
+        reporter.write_line(f"  - {leak}", red=True)
+    if len(leaks) > 50:
+        reporter.write_line(f"  ... and {len(leaks) - 50} more", red=True)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node, error):
+    """xdist controller: collect what each worker's audit found."""
+    output = getattr(node, "workeroutput", None) or {}
+    stash = node.config.__dict__.setdefault("_latchkey_log_audit", [[], 0, 0])
+    stash[0].extend(output.get("latchkey_log_leaks", []))
+    stash[1] += output.get("latchkey_log_lines", 0)
+    stash[2] += output.get("latchkey_log_secrets", 0)
+
+
 # ------------------------------------------------- CI: no skipped test allowed
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist's worker hands its output to the controller
 def pytest_sessionfinish(session, exitstatus):
+    config = session.config
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    if hasattr(config, "workerinput"):  # an xdist worker: check its own lines
+        config.workeroutput["latchkey_log_leaks"] = [x.describe() for x in LOG_AUDIT.leaks()]
+        config.workeroutput["latchkey_log_lines"] = len(LOG_AUDIT.lines)
+        config.workeroutput["latchkey_log_secrets"] = len(LOG_AUDIT.secrets)
+    elif config.pluginmanager.hasplugin("dsession"):  # the xdist controller
+        leaks, lines, secrets_count = config.__dict__.get("_latchkey_log_audit", [[], 0, 0])
+        _report_log_leaks(reporter, leaks, lines, secrets_count)
+        if leaks:
+            session.exitstatus = 1
+    else:
+        leaks = [x.describe() for x in LOG_AUDIT.leaks()]
+        _report_log_leaks(reporter, leaks, len(LOG_AUDIT.lines), len(LOG_AUDIT.secrets))
+        if leaks:
+            session.exitstatus = 1
     if not CI:
         return
-    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
     if reporter is None:
         return
     skipped = reporter.stats.get("skipped", [])

@@ -75,7 +75,8 @@ def test_it_sends_no_referrer_from_any_client_page(client, link):
 def test_it_rate_limits_the_link_per_address(client, link):
     _access_request, token = link
     codes = [client.get(f"/r/{'B' * 43}").status_code for _ in range(60)]
-    assert set(codes) == {404}
+    # Unknown links are counted as guesses (tests/test_route_protection.py has the details).
+    assert codes[0] == 404 and codes[-1] == 429
     assert client.get(f"/r/{token}").status_code == 429
 
 
