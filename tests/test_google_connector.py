@@ -5,7 +5,6 @@ and the catalogue. Each product's grants are in test_google_products.py.
 
 from __future__ import annotations
 
-import html
 import json
 import re
 import socket
@@ -19,6 +18,7 @@ import pytest
 import requests
 from authlib.common.security import generate_token
 from authlib.integrations.requests_client import OAuth2Session
+from helpers_sandbox import press_allow
 from test_api_support import api_key, bearer
 
 from portal import platforms
@@ -48,23 +48,6 @@ def persona_token(persona: str, **options):
 
 def callback(app) -> str:
     return app.config["LATCHKEY_BASE_URL"] + "/oauth/google/callback"
-
-
-def press_allow(browser: requests.Session, authorize_url: str, persona: str) -> str:
-    """Open the consent page like a browser, choose a persona, press Allow; the redirect."""
-    page = browser.get(authorize_url)
-    assert page.status_code == 200, page.text
-    form = {
-        name: html.unescape(value)
-        for name, value in re.findall(
-            r'<input type="hidden" name="([^"]+)" value="([^"]*)"', page.text
-        )
-    }
-    form.update({"persona": persona, "decision": "allow"})
-    action = urlsplit(page.url)._replace(query="").geturl()
-    answer = browser.post(action, data=form, allow_redirects=False)
-    assert answer.status_code == 302, answer.text
-    return answer.headers["Location"]
 
 
 def authlib_session(app, connector) -> OAuth2Session:

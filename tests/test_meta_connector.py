@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import html
 import json
-import re
 import secrets
 import threading
 import time
@@ -25,6 +23,7 @@ import requests
 from authlib.common.security import generate_token
 from authlib.integrations.requests_client import OAuth2Session
 from flask import g
+from helpers_sandbox import press_allow
 from test_api_support import api_key, bearer
 
 from portal import platforms
@@ -69,23 +68,6 @@ def graph(connector) -> str:
 
 def proof(token: str) -> str:
     return hmac.new(CLIENT_SECRET.encode(), token.encode(), hashlib.sha256).hexdigest()
-
-
-def press_allow(browser: requests.Session, authorize_url: str, persona: str) -> str:
-    """Open the login dialog like a browser, choose a persona, press Allow; the redirect."""
-    page = browser.get(authorize_url)
-    assert page.status_code == 200, page.text
-    form = {
-        name: html.unescape(value)
-        for name, value in re.findall(
-            r'<input type="hidden" name="([^"]+)" value="([^"]*)"', page.text
-        )
-    }
-    form.update({"persona": persona, "decision": "allow"})
-    action = urlsplit(page.url)._replace(query="").geturl()
-    answer = browser.post(action, data=form, allow_redirects=False)
-    assert answer.status_code == 302, answer.text
-    return answer.headers["Location"]
 
 
 def dialog_code(app, connector, persona: str = "business") -> tuple[str, str]:

@@ -224,6 +224,11 @@ def root_logging():
     """Put the root logger back as it was after a test configures it."""
     root = logging.getLogger()
     saved = (list(root.handlers), root.level)
+    # An app built earlier in the session (production settings log as JSON) may
+    # have left its handler on the root logger: start from none of ours.
+    root.handlers[:] = [
+        h for h in saved[0] if not isinstance(h.formatter, (JsonFormatter, TextFormatter))
+    ]
     yield
     root.handlers[:] = saved[0]
     root.setLevel(saved[1])

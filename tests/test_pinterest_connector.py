@@ -7,10 +7,8 @@ also checked against a tiny stub server and closed or silent ports.
 
 from __future__ import annotations
 
-import html
 import json
 import logging
-import re
 import secrets
 import socket
 import threading
@@ -23,6 +21,7 @@ import pytest
 import requests
 from authlib.common.security import generate_token
 from authlib.integrations.requests_client import OAuth2Session
+from helpers_sandbox import press_allow
 
 from portal import platforms
 from portal.platforms import http
@@ -55,23 +54,6 @@ def persona_token(persona: str, **options):
 
 def callback(app) -> str:
     return app.config["LATCHKEY_BASE_URL"] + "/oauth/pinterest/callback"
-
-
-def press_allow(browser: requests.Session, authorize_url: str, persona: str) -> str:
-    """Open the consent page like a browser, choose a persona, press Allow; the redirect."""
-    page = browser.get(authorize_url)
-    assert page.status_code == 200, page.text
-    form = {
-        name: html.unescape(value)
-        for name, value in re.findall(
-            r'<input type="hidden" name="([^"]+)" value="([^"]*)"', page.text
-        )
-    }
-    form.update({"persona": persona, "decision": "allow"})
-    action = urlsplit(page.url)._replace(query="").geturl()
-    answer = browser.post(action, data=form, allow_redirects=False)
-    assert answer.status_code == 302, answer.text
-    return answer.headers["Location"]
 
 
 def sign_in(app, connector, persona: str = "business") -> dict:

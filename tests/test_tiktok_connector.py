@@ -7,9 +7,7 @@ return code) is also checked against a tiny stub server.
 
 from __future__ import annotations
 
-import html
 import json
-import re
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -18,6 +16,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import requests
 from authlib.integrations.requests_client import OAuth2Session
+from helpers_sandbox import press_allow
 from test_api_support import api_key, bearer
 
 from portal import platforms
@@ -50,23 +49,6 @@ def persona_token(persona: str, **options):
 
 def callback(app) -> str:
     return app.config["LATCHKEY_BASE_URL"] + "/oauth/tiktok/callback"
-
-
-def press_allow(browser: requests.Session, authorize_url: str, persona: str) -> str:
-    """Open the authorization page like a browser, choose a persona, press Allow."""
-    page = browser.get(authorize_url)
-    assert page.status_code == 200, page.text
-    form = {
-        name: html.unescape(value)
-        for name, value in re.findall(
-            r'<input type="hidden" name="([^"]+)" value="([^"]*)"', page.text
-        )
-    }
-    form.update({"persona": persona, "decision": "allow"})
-    action = urlsplit(page.url)._replace(query="").geturl()
-    answer = browser.post(action, data=form, allow_redirects=False)
-    assert answer.status_code == 302, answer.text
-    return answer.headers["Location"]
 
 
 def authorization_url(app, connector) -> str:
