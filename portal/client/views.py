@@ -181,14 +181,20 @@ def no_referrer(response: Response) -> Response:
 def welcome(token: str):
     access_request = load(token)
     next_connector = flow.next_platform(access_request)
+    questions_pending = bool(access_request.questions) and not intake.questions_answered(
+        access_request
+    )
+    if access_request.grants and next_connector is not None and not questions_pending:
+        # Coming back after sharing on some platforms: pick up where they left
+        # off, on the first platform not done yet (the ones before it are).
+        return back_to("client.platform", platform=next_connector.id)
     return page(
         access_request,
         "client/welcome.html",
         "welcome",
         groups=flow.by_platform(access_request),
         next_connector=next_connector,
-        questions_pending=bool(access_request.questions)
-        and not intake.questions_answered(access_request),
+        questions_pending=questions_pending,
     )
 
 
