@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import secrets
 from datetime import timedelta
 
 from conftest import PASSWORD, Auth
@@ -199,3 +200,16 @@ def test_it_lets_a_paused_account_sign_in_after_a_reset(client, app, owner, outb
     _choose(client, _reset_path(app, outbox))
 
     assert sign_in(client, owner.email, NEW_PASSWORD).status_code == 303
+
+
+def test_it_rate_limits_guessing_reset_and_invitation_links_per_ip(client, app, monkeypatch):
+    """The token is in the URL: opening made-up links is limited like the client links."""
+    monkeypatch.setitem(app.config, "AUTH_TOKEN_PAGE_RATE_LIMIT", "4 per 15 minutes")
+    for n in range(4):
+        path = "/auth/reset/" if n % 2 else "/auth/invite/"
+        assert client.get(path + secrets.token_urlsafe(32)).status_code != 429
+
+    for path in ("/auth/reset/", "/auth/invite/"):
+        answer = client.get(path + secrets.token_urlsafe(32))
+        assert answer.status_code == 429, path
+        assert int(answer.headers["Retry-After"]) > 0

@@ -398,6 +398,7 @@ def _find_reset(token: str) -> PasswordReset | None:
 
 @bp.route("/auth/reset/<token>", methods=["GET", "POST"])
 @limiter.limit(throttle.ip_limit, methods=["POST"])
+@limiter.shared_limit(throttle.token_page_limit, scope="auth-token-pages", methods=["GET"])
 def reset_password(token: str):
     reset = _find_reset(token)
     if reset is None or reset.used_at is not None or reset.expires_at <= utcnow():

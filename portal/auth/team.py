@@ -292,6 +292,7 @@ def _invitation_problem(invitation: Invitation | None):
 
 @bp.route("/auth/invite/<token>", methods=["GET", "POST"])
 @limiter.limit(throttle.ip_limit, methods=["POST"])
+@limiter.shared_limit(throttle.token_page_limit, scope="auth-token-pages", methods=["GET"])
 def invite_accept(token: str):
     invitation = members.find_invitation(token)
     if invitation is None or members.invitation_status(invitation) != "pending":

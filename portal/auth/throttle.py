@@ -36,6 +36,16 @@ def ip_limit() -> str:
     return current_app.config.get("AUTH_IP_RATE_LIMIT", DEFAULT_IP_LIMIT)
 
 
+# Opening a reset or invitation link (GET): the token is in the URL, so
+# guessing is limited per address like the client links, generously enough
+# for a person who reopens the e-mail a few times.
+DEFAULT_TOKEN_PAGE_LIMIT = "60 per 15 minutes"  # noqa: S105 (a rate, not a secret)
+
+
+def token_page_limit() -> str:
+    return current_app.config.get("AUTH_TOKEN_PAGE_RATE_LIMIT", DEFAULT_TOKEN_PAGE_LIMIT)
+
+
 def signup_limit() -> str:
     return current_app.config.get("AUTH_SIGNUP_RATE_LIMIT", DEFAULT_SIGNUP_LIMIT)
 
