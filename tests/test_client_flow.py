@@ -162,6 +162,24 @@ def test_it_answers_htmx_with_one_fragment_of_the_same_page(client, link, rq_wor
     assert "hx-get" not in status  # settled: the component stops polling
 
 
+def test_the_summary_poll_updates_its_heading_when_the_request_completes(
+    client, link, rq_worker
+):
+    _access_request, token = link
+    picker = connect(client, token)
+    grant_preselected(client, token, picker.get_data(as_text=True))
+    poll = {"HX-Request": "true", "HX-Target": "grant-status"}
+    page = client.get(f"/r/{token}/summary").get_data(as_text=True)
+    assert "Where things stand" in page
+    assert "hx-swap-oob" not in page  # only a poll carries the heading along
+
+    before = client.get(f"/r/{token}/summary", headers=poll).get_data(as_text=True)
+    assert 'hx-swap-oob="innerHTML:#step-title">Where things stand<' in before
+    rq_worker()
+    after = client.get(f"/r/{token}/summary", headers=poll).get_data(as_text=True)
+    assert 'hx-swap-oob="innerHTML:#step-title">All set: Acme Agency has access<' in after
+
+
 def test_it_shows_how_to_fix_a_personal_account_and_checks_again(client, link):
     _access_request, token = link
     page = connect(client, token, persona="personal")

@@ -104,6 +104,7 @@ def page(
             brand=flow.brand_colours(access_request.agency.primary_color),
             fragment=is_htmx(),
             status_target=STATUS_TARGET,
+            polling_status=block == "status",
             platform_name=_platform_name,
             **context,
         )
