@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from flask import url_for
+from flask import g, url_for
 from flask_babel import gettext as _
 
 from .. import platforms
@@ -45,7 +45,6 @@ class RequestedItem:
 def requested_items(ar: AccessRequest, platform: str | None = None) -> list[RequestedItem]:
     """The request's items, resolved against the registry (unknown ones skipped)."""
     resolved = []
-    identities: dict[str, dict | None] = {}
     for index, item in enumerate(ar.items):
         if platform is not None and item["platform"] != platform:
             continue
@@ -67,8 +66,8 @@ def requested_items(ar: AccessRequest, platform: str | None = None) -> list[Requ
                     connector.manual_steps(
                         asset_type.id,
                         list(item["permissions"]),
-                        _agency_identity(ar, connector.id, identities)
-                        if asset_type.manual
+                        _agency_identity(ar, connector.id)
+                        if asset_type.manual and connector.manual_steps_name_the_agency
                         else None,
                     )
                 ),
@@ -77,19 +76,21 @@ def requested_items(ar: AccessRequest, platform: str | None = None) -> list[Requ
     return resolved
 
 
-def _agency_identity(ar: AccessRequest, platform: str, cache: dict[str, dict | None]) -> dict:
+def _agency_identity(ar: AccessRequest, platform: str) -> dict:
     """Who receives access on `platform`, for steps that must name it: the
     agency's connection identity over its receiving-identity settings (read
-    once per platform, and only for requests with manual steps)."""
-    if platform not in cache:
+    once per request and platform, and only for connectors whose steps need it)."""
+    cache = g.setdefault("agency_identities", {})
+    key = (ar.agency_id, platform)
+    if key not in cache:
         from ..services.connections import get_connection
 
         connection = get_connection(ar.agency_id, platform)
-        cache[platform] = {
+        cache[key] = {
             **dict(ar.agency.identities or {}),
             **dict((connection.identity if connection else None) or {}),
         }
-    return dict(cache[platform] or {})
+    return dict(cache[key])
 
 
 def by_platform(ar: AccessRequest) -> list[tuple[Connector, list[RequestedItem]]]:

@@ -141,6 +141,8 @@ class Connector(ABC):
     # No refresh tokens (Meta): `refresh_token` exchanges a still-valid access
     # token for a new one, so it is done days before the token expires.
     exchanges_live_token: bool = False
+    # Its manual steps name who receives access (read from the agency's connection).
+    manual_steps_name_the_agency: bool = False
 
     # -- description ---------------------------------------------------------
     def asset_type(self, asset_type_id: str) -> AssetType | None:

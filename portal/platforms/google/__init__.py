@@ -60,6 +60,7 @@ SWITCH_ACCOUNT_HELP = "https://support.google.com/accounts/answer/13533235"
 class GoogleConnector(Connector):
     id = "google"
     name = "Google"
+    manual_steps_name_the_agency = True  # Search Console: the e-mail to add
     # Google Ads goes to the agency's manager account; every other product to a person.
     grants_to_business = False
     needs_agency_connection = True
