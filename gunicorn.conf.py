@@ -124,6 +124,8 @@ def on_starting(server) -> None:
     from portal.ops import migration_heads
 
     app = server.app.wsgi()
+    if "migrate" not in getattr(app, "extensions", {}):
+        return  # another WSGI app under these settings (bench/minimal_wsgi.py)
     with app.app_context():
         migration_heads()
 
