@@ -162,9 +162,7 @@ def test_it_answers_htmx_with_one_fragment_of_the_same_page(client, link, rq_wor
     assert "hx-get" not in status  # settled: the component stops polling
 
 
-def test_the_summary_poll_updates_its_heading_when_the_request_completes(
-    client, link, rq_worker
-):
+def test_the_summary_poll_updates_its_heading_when_the_request_completes(client, link, rq_worker):
     _access_request, token = link
     picker = connect(client, token)
     grant_preselected(client, token, picker.get_data(as_text=True))
