@@ -224,6 +224,28 @@ def test_every_page_of_the_client_journey_has_no_violation(app, axe_context):
     expect(page.get_by_role("alert")).to_contain_text("One thing to fix first")
     audit.check("client: a problem to fix first")
 
+    # A guided platform (no sign-in): its steps, a reply with an error, then sent.
+    agency.identities = {"shopify": {"partner_organization": "Acme Partners"}}
+    db.session.commit()
+    from helpers_requests import make_request
+
+    from portal.services.requests import request_url
+
+    shop, shop_token = make_request(
+        agency,
+        owner,
+        items=[{"platform": "shopify", "asset_type": "STORE", "permissions": ["APPS"]}],
+    )
+    shop_link = request_url(shop, shop_token)
+    page.goto(shop_link + "/p/shopify")
+    send = page.get_by_role("button", name="Send")
+    expect(send).to_be_visible()
+    audit.check("client: guided steps (Shopify)")
+    page.get_by_role("textbox", name=re.compile("Collaborator request code")).fill("12")
+    send.click()
+    expect(page.locator(".field.has-error").first).to_be_visible()
+    audit.check("client: guided steps, a reply with an error")
+
     # Links that no longer work, or never did.
     from portal.services.requests import find_by_token, revoke_request
 
@@ -235,7 +257,7 @@ def test_every_page_of_the_client_journey_has_no_violation(app, axe_context):
     assert page.goto("/nowhere").status == 404
     audit.check("error page (404)")
 
-    audit.assert_clean(expected_pages=16)
+    audit.assert_clean(expected_pages=18)
 
 
 def test_every_main_page_of_the_agency_has_no_violation(app, axe_context):
