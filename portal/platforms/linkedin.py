@@ -510,7 +510,8 @@ class LinkedInConnector(Connector):
                 "insufficient",
                 permissions=(have,),
                 message=_(
-                    "The agency's person is %(have)s on this ad account, but asked for %(needed)s.",
+                    "The agency's person is %(have)s on this ad account; "
+                    "the request asked for %(needed)s.",
                     have=self._label(asset_type, have),
                     needed=self._label(asset_type, needed),
                 ),
