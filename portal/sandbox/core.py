@@ -44,7 +44,9 @@ from flask import (
     jsonify,
     redirect,
     render_template,
+    request,
     session,
+    url_for,
 )
 from flask_babel import gettext as _
 from sqlalchemy import delete, select
@@ -687,6 +689,38 @@ def consent_page(
         error=error,
     )
     return page, status
+
+
+def authorize_view(
+    platform_id: str,
+    action_endpoint: str,
+    parse: Callable[[Mapping[str, str]], AuthorizeRequest] | None = None,
+):
+    """The authorization endpoint every emulated platform serves on its own path.
+
+    GET shows the consent page (persona choice, Allow/Deny) once `client_id`
+    and `redirect_uri` check out; POST carries the person's decision back to
+    the client. `parse` reads a platform's own parameter names (TikTok's).
+    """
+    emulated = platform(platform_id)
+    values = request.form if request.method == "POST" else request.args
+    req = parse(values) if parse else authorize_request(emulated, values)
+    action = url_for(action_endpoint)
+    try:
+        validate_authorize(emulated, req)
+    except ConsentRefused as refused:
+        return refusal_page(emulated, str(refused))
+    except ConsentRedirectError as problem:
+        return redirect_error(req, problem.error, problem.description)
+    if request.method == "GET":
+        return consent_page(emulated, req, action=action)
+    return consent_decision(
+        emulated,
+        req,
+        request.form.get("decision", ""),
+        request.form.get("persona", ""),
+        action=action,
+    )
 
 
 def issue_code(emulated: SandboxPlatform, world_id: str, req: AuthorizeRequest) -> str:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import hmac
 
-from flask import request, url_for
+from flask import request
 
 from ...extensions import csrf
 from ...platforms import credentials
@@ -35,25 +35,7 @@ IDENTITY_SCOPES = ("openid", "email", "profile")
     endpoint="google_authorize",
 )
 def authorize():
-    emulated = core.platform(w.PLATFORM)
-    values = request.form if request.method == "POST" else request.args
-    req = core.authorize_request(emulated, values)
-    action = url_for(AUTHORIZE_ENDPOINT)
-    try:
-        core.validate_authorize(emulated, req)
-    except core.ConsentRefused as refused:
-        return core.refusal_page(emulated, str(refused))
-    except core.ConsentRedirectError as problem:
-        return core.redirect_error(req, problem.error, problem.description)
-    if request.method == "GET":
-        return core.consent_page(emulated, req, action=action)
-    return core.consent_decision(
-        emulated,
-        req,
-        request.form.get("decision", ""),
-        request.form.get("persona", ""),
-        action=action,
-    )
+    return core.authorize_view(w.PLATFORM, AUTHORIZE_ENDPOINT)
 
 
 def _client_id() -> str:

@@ -11,7 +11,7 @@
 
 from __future__ import annotations
 
-from flask import request, url_for
+from flask import request
 
 from ...extensions import csrf
 from .. import core
@@ -25,25 +25,7 @@ AUTHORIZE_ENDPOINT = "sandbox.pinterest_authorize"
 
 @bp.route(WWW + "/oauth/", methods=["GET", "POST"], endpoint="pinterest_authorize")
 def authorize():
-    emulated = core.platform(w.PLATFORM)
-    values = request.form if request.method == "POST" else request.args
-    req = core.authorize_request(emulated, values)
-    action = url_for(AUTHORIZE_ENDPOINT)
-    try:
-        core.validate_authorize(emulated, req)
-    except core.ConsentRefused as refused:
-        return core.refusal_page(emulated, str(refused))
-    except core.ConsentRedirectError as problem:
-        return core.redirect_error(req, problem.error, problem.description)
-    if request.method == "GET":
-        return core.consent_page(emulated, req, action=action)
-    return core.consent_decision(
-        emulated,
-        req,
-        request.form.get("decision", ""),
-        request.form.get("persona", ""),
-        action=action,
-    )
+    return core.authorize_view(w.PLATFORM, AUTHORIZE_ENDPOINT)
 
 
 @bp.route(API + "/oauth/token", methods=["POST"], endpoint="pinterest_token")

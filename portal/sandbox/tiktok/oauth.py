@@ -16,7 +16,7 @@ from __future__ import annotations
 import hmac
 from urllib.parse import parse_qsl, urlsplit
 
-from flask import Response, request, url_for
+from flask import Response, request
 
 from ...extensions import csrf
 from ...platforms import credentials
@@ -45,25 +45,7 @@ def _authorize_request(values) -> core.AuthorizeRequest:
 
 @bp.route(PORTAL + "/auth", methods=["GET", "POST"], endpoint="tiktok_authorize")
 def authorize():
-    emulated = core.platform(w.PLATFORM)
-    values = request.form if request.method == "POST" else request.args
-    req = _authorize_request(values)
-    action = url_for(AUTHORIZE_ENDPOINT)
-    try:
-        core.validate_authorize(emulated, req)
-    except core.ConsentRefused as refused:
-        return core.refusal_page(emulated, str(refused))
-    except core.ConsentRedirectError as problem:
-        return core.redirect_error(req, problem.error, problem.description)
-    if request.method == "GET":
-        return core.consent_page(emulated, req, action=action)
-    answer = core.consent_decision(
-        emulated,
-        req,
-        request.form.get("decision", ""),
-        request.form.get("persona", ""),
-        action=action,
-    )
+    answer = core.authorize_view(w.PLATFORM, AUTHORIZE_ENDPOINT, parse=_authorize_request)
     return _with_auth_code(answer)
 
 
