@@ -3,6 +3,7 @@ role ranks and how a refusal becomes a failed grant."""
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -33,7 +34,7 @@ class Survey:
     problems: list[Problem] = field(default_factory=list)
 
 
-class Product:
+class Product(ABC):
     """One Google product: its asset types and the calls for them.
 
     A product raises `PlatformError` (with words for people) when something
@@ -60,6 +61,7 @@ class Product:
     def list_assets(self, token: Token, asset_type_id: str, memo: dict[str, Any]) -> list[Asset]:
         return []
 
+    @abstractmethod
     def grant(
         self,
         client_token: Token,
@@ -68,9 +70,10 @@ class Product:
         asset: Asset,
         permissions: list[str],
     ) -> GrantResult:
-        raise NotImplementedError
+        """Give the agency `permissions` on `asset` (with the client's token)."""
 
     # -- agency side ----------------------------------------------------------
+    @abstractmethod
     def verify(
         self,
         agency_token: Token,
@@ -80,8 +83,9 @@ class Product:
         permissions: list[str],
         external: dict[str, Any],
     ) -> VerifyResult:
-        raise NotImplementedError
+        """From the agency's side: does it see the asset with those permissions?"""
 
+    @abstractmethod
     def revoke(
         self,
         agency_token: Token,
@@ -90,7 +94,7 @@ class Product:
         asset_id: str,
         external: dict[str, Any],
     ) -> bool:
-        raise NotImplementedError
+        """Remove the agency's access where the product allows it."""
 
     def manual_steps(
         self, asset_type_id: str, permissions: list[str], identity: dict[str, Any] | None

@@ -16,6 +16,7 @@ collaborator code has 4 digits, a Snapchat ad account id is a UUID, and so on.
 from __future__ import annotations
 
 import re
+from abc import abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -170,8 +171,9 @@ class GuidedConnector(Connector):
     def reply_fields(self, asset_type_id: str) -> tuple[ReplyField, ...]:
         return ()
 
+    @abstractmethod
     def guide(self, asset_type_id: str, permissions: list[str], context: GuideContext) -> Guide:
-        raise NotImplementedError
+        """The client's steps for one item, with the agency's details filled in."""
 
     def permission_labels(self, asset_type_id: str, permissions: list[str]) -> str:
         asset_type = self.asset_type(asset_type_id)
