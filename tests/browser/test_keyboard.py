@@ -52,6 +52,7 @@ class Keyboard:
         """Press Tab until `target` has focus (checking the focus ring on the way)."""
         key = "Shift+Tab" if backwards else "Tab"
         target.wait_for(state="visible")
+        self.settle()
         for _press in range(MAX_TABS):
             self.page.keyboard.press(key)
             focused = self.page.evaluate(FOCUS_STYLE)
@@ -60,6 +61,14 @@ class Keyboard:
             if target.evaluate("el => el === document.activeElement"):
                 return
         raise AssertionError(f"{target} cannot be reached with {key} on {self.page.url}")
+
+    def settle(self) -> None:
+        """Wait until htmx has finished any swap: when a step is replaced, the page
+        moves focus to its heading as the swap settles, and a Tab pressed before
+        that would be undone by it (a person waits for the new step to appear)."""
+        self.page.wait_for_function(
+            "() => !document.querySelector('.htmx-request, .htmx-swapping, .htmx-settling')"
+        )
 
     def press(self, target: Locator, key: str = "Enter") -> None:
         self.tab_to(target)
@@ -117,6 +126,9 @@ def test_a_client_completes_the_whole_journey_with_the_keyboard_on_a_phone(app, 
     keys.press(page.get_by_role("radio", name="Under 1,000"), " ")
     expect(page.get_by_role("radio", name="Under 1,000")).to_be_checked()
     keys.press(page.get_by_role("button", name="Save and continue"))
+    # The new step replaces the old one in place; focus moves to its heading.
+    expect(_heading(page)).to_have_text("Share your Pinterest accounts")
+    expect(_heading(page)).to_be_focused()
 
     # Pinterest: connect, then the emulated consent page (Business account is preselected).
     keys.press(page.get_by_role("button", name="Connect Pinterest"))
