@@ -27,7 +27,7 @@ from ..extensions import db
 from ..models import AccessRequest
 from . import content
 from .fetcher import FetchRefused, ReportURLFetcher
-from .renderer import ReportError, ReportTimeout, render_pdf
+from .renderer import ReportError, ReportTimeout, gc_paused, render_pdf
 from .verification import (
     find_by_verification_code,
     normalise_code,
@@ -143,16 +143,17 @@ def render_report(access_request_id: int, *, timeout: float | None = None) -> by
     when rendering takes longer than `timeout` seconds (default 20, or the
     REPORT_RENDER_TIMEOUT config key) and ReportError if WeasyPrint fails.
     """
-    html = render_report_html(access_request_id)
     limit = timeout or float(current_app.config.get("REPORT_RENDER_TIMEOUT", DEFAULT_TIMEOUT))
-    return render_pdf(
-        html,
-        stylesheet_path=stylesheet_path(),
-        font_dir=font_dir(),
-        allowed_dirs=allowed_dirs(),
-        timeout=limit,
-        label=f"report for access request {access_request_id}",
-    )
+    with gc_paused():  # building the HTML allocates a lot too (see renderer)
+        html = render_report_html(access_request_id)
+        return render_pdf(
+            html,
+            stylesheet_path=stylesheet_path(),
+            font_dir=font_dir(),
+            allowed_dirs=allowed_dirs(),
+            timeout=limit,
+            label=f"report for access request {access_request_id}",
+        )
 
 
 def _slug(text: str) -> str:
