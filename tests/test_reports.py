@@ -3,6 +3,7 @@ and a renderer that cannot be made to read local files or call out."""
 
 from __future__ import annotations
 
+import gc
 import io
 import os
 import socket
@@ -36,7 +37,7 @@ from portal.reports import (
     verification_code,
 )
 from portal.reports.branding import logo_data_uri, safe_color
-from portal.reports.renderer import render_pdf
+from portal.reports.renderer import ReportError, render_pdf
 
 T0 = datetime(2025, 3, 12, 9, 30, tzinfo=UTC)
 GRANTED = datetime(2025, 3, 14, 10, 5, tzinfo=UTC)
@@ -189,6 +190,9 @@ def build_request(
     for grant in (ads, profile):
         audit.record(
             "grant.granted", agency_id=agency.id, actor=client_actor, subject=("grant", grant.id)
+        )
+        audit.record(
+            "grant.verifying", agency_id=agency.id, actor=audit.SYSTEM, subject=("grant", grant.id)
         )
         audit.record(
             "grant.verified", agency_id=agency.id, actor=audit.SYSTEM, subject=("grant", grant.id)
@@ -355,6 +359,12 @@ def test_it_lists_the_audit_trail_with_the_chain_anchor(access_request):
     assert "Access verified from the agency's side · Bloom Bakery profile" in content
     assert "Grant failed · Bloom export ads" in content
     assert "Request completed" in content
+    # A check starting is routine: counted, not listed (its result is).
+    assert "Verification started ·" not in content
+    assert (
+        "Not listed: 2 “Verification started” entries; each check's result is listed."
+        in " ".join(content.split())
+    )
     # The hash may wrap onto a second line; compare without spaces.
     assert f"Anchor:entry#{last.seq},SHA-256{last.hash}" in content.replace(" ", "")
     assert (
@@ -671,3 +681,126 @@ def test_a_forked_child_renders_with_the_parents_kit_and_leaves_its_fonts_alone(
     assert answer == f"{len(folders)} True True b'%PDF-'"
     # The parent's font folders outlive the child and its copies of the kits.
     assert all(folder.exists() for folder in folders)
+
+
+# ------------------------------------------------------------- garbage collection
+
+
+_RENDER_PATHS: dict = {}
+
+
+class _RecordingHTML:
+    """Stands in for weasyprint.HTML: notes whether the collector ran, can stall or fail."""
+
+    seen: list[bool] = []
+    release = threading.Event()
+    fail = False
+
+    def __init__(self, string, url_fetcher):
+        self.html = string
+
+    def write_pdf(self, stylesheets, font_config):
+        type(self).seen.append(gc.isenabled())
+        if self.html == "stall":
+            type(self).release.wait(10)
+        if type(self).fail:
+            raise ValueError("broken document")
+        return b"%PDF-fake"
+
+
+def _render(html: str, timeout: float = 20) -> bytes:
+    return render_pdf(html, **_RENDER_PATHS, timeout=timeout)
+
+
+def _render_in_thread(html: str) -> threading.Thread:
+    """Start a render in another thread; return once it is inside WeasyPrint."""
+    thread = threading.Thread(target=_render, args=(html,))
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not _RecordingHTML.seen:
+        assert time.monotonic() < deadline, "the render did not start"
+        time.sleep(0.01)
+    return thread
+
+
+@pytest.fixture
+def recording_html(monkeypatch):
+    folders = allowed_dirs()  # needs the app; the render threads have none
+    _RENDER_PATHS.update(
+        stylesheet_path=folders[1] / "confirmation.css", font_dir=folders[0], allowed_dirs=folders
+    )
+    monkeypatch.setattr("portal.reports.renderer.ReportHTML", _RecordingHTML)
+    _RecordingHTML.seen = []
+    _RecordingHTML.release = threading.Event()
+    _RecordingHTML.fail = False
+    assert gc.isenabled()
+    yield _RecordingHTML
+    _RecordingHTML.release.set()
+    gc.enable()
+
+
+def test_the_garbage_collector_pauses_while_a_report_renders(recording_html):
+    assert _render("<p>one</p>") == b"%PDF-fake"
+    assert recording_html.seen == [False]
+    assert gc.isenabled()
+
+    recording_html.fail = True
+    with pytest.raises(ReportError):
+        _render("<p>two</p>")
+    assert gc.isenabled()
+
+    recording_html.fail = False
+    with pytest.raises(ReportTimeout):
+        _render("stall", timeout=0.2)
+    assert gc.isenabled()  # the abandoned render does not hold the pause
+
+
+def test_the_collector_resumes_when_the_last_of_two_renders_ends(recording_html):
+    stalled = _render_in_thread("stall")
+
+    _render("<p>quick</p>")
+    assert not gc.isenabled()  # the first render still runs
+
+    recording_html.release.set()
+    stalled.join(10)
+    assert gc.isenabled()
+
+
+def test_a_collector_switched_off_before_stays_off(recording_html):
+    gc.disable()
+    _render("<p>one</p>")
+    assert not gc.isenabled()
+
+
+def test_a_child_forked_during_a_render_has_the_collector_on(recording_html):
+    from portal.reports import renderer
+
+    stalled = _render_in_thread("stall")
+    assert not gc.isenabled()
+
+    pid = os.fork()
+    if pid == 0:
+        ok = gc.isenabled() and renderer._gc_pauses == 0
+        os._exit(0 if ok else 1)
+    _pid, status = os.waitpid(pid, 0)
+    recording_html.release.set()
+    stalled.join(10)
+
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert gc.isenabled()
+
+
+def test_reports_use_weasyprints_stylesheet_less_the_unused_pseudo_elements():
+    import weasyprint
+
+    from portal.reports import renderer
+
+    # WeasyPrint still asks documents for their user-agent stylesheets this way.
+    assert "_ua_stylesheets" in vars(weasyprint.HTML)
+    (sheet,) = renderer.ReportHTML(string="<p>x</p>")._ua_stylesheets()
+    assert sheet is renderer._lean_ua()
+
+    source = renderer._lean_ua_source()
+    for rule in ("::marker", "::footnote-call", "::footnote-marker", "::note-call"):
+        assert rule not in source
+    assert "h1 { " in source and "table { " in source  # the rest is kept

@@ -33,6 +33,9 @@ from .verification import verification_code, verification_url
 # The newest events of the request that fit in the report; older ones stay in
 # the agency's audit log (the report says how many were left out).
 MAX_AUDIT_EVENTS = 200
+# Entries that only say a step began (its outcome is the next entry): left out
+# of the report's list, counted in its note, and covered by the chain check.
+ROUTINE_ACTIONS = ("grant.verifying",)
 
 ACTION_LABELS = {
     "access_request.created": _l("Request created"),
@@ -141,6 +144,12 @@ class EventView:
 
 
 @dataclass
+class EventsOmitted:
+    older: int  # beyond MAX_AUDIT_EVENTS
+    routine: int  # ROUTINE_ACTIONS
+
+
+@dataclass
 class Anchor:
     seq: int | None  # the last entry checked: the anchor printed
     hash: str | None
@@ -171,7 +180,7 @@ class ReportContent:
     summary: str
     billing: list[str]
     events: list[EventView]
-    events_omitted: int
+    events_omitted: EventsOmitted
     anchor: Anchor
     code: str
     verify_url: str
@@ -419,9 +428,10 @@ def _actor(event: AuditEvent) -> str:
 
 def audit_events(
     access_request: AccessRequest, grants_by_id: dict[str, GrantView], moment: Clock
-) -> tuple[list[EventView], int, tuple[int | None, int | None]]:
-    """This request's events (the request and its grants), oldest first; how
-    many older ones were left out; the chain positions of its first and last."""
+) -> tuple[list[EventView], EventsOmitted, tuple[int | None, int | None]]:
+    """This request's events (the request and its grants) but routine ones,
+    oldest first; how many were left out; the chain positions of its first
+    and last."""
     subjects = [
         and_(
             AuditEvent.subject_type == "access_request",
@@ -433,15 +443,19 @@ def audit_events(
             and_(AuditEvent.subject_type == "grant", AuditEvent.subject_id.in_(list(grants_by_id)))
         )
     condition = and_(AuditEvent.agency_id == access_request.agency_id, or_(*subjects))
-    total, first_seq, last_seq = db.session.execute(
-        select(db.func.count(), db.func.min(AuditEvent.seq), db.func.max(AuditEvent.seq)).where(
-            condition
-        )
+    routine = AuditEvent.action.in_(ROUTINE_ACTIONS)
+    total, routine_total, first_seq, last_seq = db.session.execute(
+        select(
+            db.func.count(),
+            db.func.count().filter(routine),
+            db.func.min(AuditEvent.seq),
+            db.func.max(AuditEvent.seq),
+        ).where(condition)
     ).one()
     rows = (
         db.session.execute(
             select(AuditEvent)
-            .where(condition)
+            .where(condition, ~routine)
             .order_by(AuditEvent.seq.desc())
             .limit(MAX_AUDIT_EVENTS)
         )
@@ -464,7 +478,8 @@ def audit_events(
                 hash_prefix=event.hash[:12],
             )
         )
-    return views, max(total - len(rows), 0), (first_seq, last_seq)
+    omitted = EventsOmitted(older=max(total - routine_total - len(rows), 0), routine=routine_total)
+    return views, omitted, (first_seq, last_seq)
 
 
 def chain_anchor(agency_id: int, span: tuple[int | None, int | None]) -> Anchor:
