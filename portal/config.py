@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 import secrets
 from collections.abc import Mapping
 from pathlib import Path
@@ -275,6 +276,20 @@ def load_config(instance_path: str, env: Mapping[str, str] | None = None) -> dic
                 "client_secret": client_secret,
             }
 
+    # Platform settings beyond the OAuth client (see README.md, "Configuration").
+    google_ads_token = _get(env, "GOOGLE_ADS_DEVELOPER_TOKEN") or None
+    if google_ads_token and not re.fullmatch(r"[A-Za-z0-9_-]{10,100}", google_ads_token):
+        raise ConfigError(
+            "GOOGLE_ADS_DEVELOPER_TOKEN: expected the developer token from the API Center of "
+            "the Google Ads manager account (10-100 letters, digits, - or _)"
+        )
+    meta_config_id = _get(env, "META_LOGIN_CONFIG_ID") or None
+    if meta_config_id and not meta_config_id.isdigit():
+        raise ConfigError(
+            "META_LOGIN_CONFIG_ID: expected the numeric configuration id of the app's "
+            f"Facebook Login for Business configuration, got {meta_config_id!r}"
+        )
+
     return {
         "LATCHKEY_ENV": latchkey_env,
         "TESTING": latchkey_env == "test",
@@ -288,6 +303,8 @@ def load_config(instance_path: str, env: Mapping[str, str] | None = None) -> dic
         "SMTP_URL": smtp_url,
         "MAIL_FROM": _get(env, "MAIL_FROM") or "Latchkey <no-reply@latchkey.localhost>",
         "PLATFORM_CREDENTIALS": platform_credentials,
+        "GOOGLE_ADS_DEVELOPER_TOKEN": google_ads_token,
+        "META_LOGIN_CONFIG_ID": meta_config_id,
         # Sessions: signed cookies; idle and absolute limits enforced in auth.
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",

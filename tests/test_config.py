@@ -45,6 +45,9 @@ def test_it_reads_a_complete_production_environment(tmp_path):
         ({"SMTP_URL": "mail.example.com"}, "SMTP_URL"),
         ({"PINTEREST_CLIENT_ID": "abc"}, "PINTEREST_CLIENT_"),
         ({"LATCHKEY_SESSION_IDLE_MINUTES": "ten"}, "LATCHKEY_SESSION_IDLE_MINUTES"),
+        ({"GOOGLE_ADS_DEVELOPER_TOKEN": "token with spaces"}, "GOOGLE_ADS_DEVELOPER_TOKEN"),
+        ({"GOOGLE_ADS_DEVELOPER_TOKEN_FILE": "/nonexistent/t"}, "GOOGLE_ADS_DEVELOPER_TOKEN_FILE"),
+        ({"META_LOGIN_CONFIG_ID": "my-config"}, "META_LOGIN_CONFIG_ID"),
     ],
 )
 def test_it_refuses_a_bad_production_setting_naming_the_variable(tmp_path, change, variable):
@@ -77,6 +80,25 @@ def test_it_reads_secrets_from_files(tmp_path):
         str(tmp_path), {**PROD, "SECRET_KEY": "", "SECRET_KEY_FILE": str(secret_file)}
     )
     assert config["SECRET_KEY"] == "f" * 40
+
+
+def test_it_reads_the_platform_settings_beyond_the_oauth_client(tmp_path):
+    token_file = tmp_path / "ads_token"
+    token_file.write_text("ABcdeFGH93KL-NOPQ_STUv\n")
+    config = load_config(
+        str(tmp_path),
+        {
+            **PROD,
+            "GOOGLE_ADS_DEVELOPER_TOKEN_FILE": str(token_file),
+            "META_LOGIN_CONFIG_ID": "1234567890123456",
+        },
+    )
+    assert config["GOOGLE_ADS_DEVELOPER_TOKEN"] == "ABcdeFGH93KL-NOPQ_STUv"
+    assert config["META_LOGIN_CONFIG_ID"] == "1234567890123456"
+
+    unset = load_config(str(tmp_path), PROD)
+    assert unset["GOOGLE_ADS_DEVELOPER_TOKEN"] is None
+    assert unset["META_LOGIN_CONFIG_ID"] is None
 
 
 def test_it_accepts_several_encryption_keys(tmp_path):

@@ -700,3 +700,18 @@ def test_removal_steps_name_each_products_own_pages(connector):
         steps = removal_steps(grant, "Northwind Agency")
         assert any(words in step for step in steps), asset_type
         assert any("Northwind Agency" in step for step in steps), asset_type
+
+
+def test_ads_sends_the_configured_developer_token_and_says_when_there_is_none(
+    app, connector, monkeypatch
+):
+    monkeypatch.setitem(app.config, "GOOGLE_ADS_DEVELOPER_TOKEN", "ABcdeFGH93KL-NOPQ_STUv")
+    assert connector.ads.developer_token() == "ABcdeFGH93KL-NOPQ_STUv"
+
+    monkeypatch.setitem(app.config, "GOOGLE_ADS_DEVELOPER_TOKEN", None)
+    assert connector.ads.developer_token() == "sandbox-developer-token"
+    monkeypatch.setitem(app.config, "LATCHKEY_SANDBOX", False)
+    with pytest.raises(PlatformError) as refused:
+        connector.ads.developer_token()
+    assert refused.value.code == "not_configured"
+    assert "GOOGLE_ADS_DEVELOPER_TOKEN" in refused.value.fix

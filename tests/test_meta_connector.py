@@ -821,3 +821,13 @@ def test_it_tells_how_to_remove_the_agency_in_business_settings(app):
 
     assert any("Partners" in step and "Northwind Agency" in step for step in steps)
     assert any("Juniper Home" in step for step in steps)
+
+
+def test_the_login_dialog_uses_the_configured_login_for_business_configuration(
+    app, connector, monkeypatch
+):
+    monkeypatch.setitem(app.config, "META_LOGIN_CONFIG_ID", "1234567890123456")
+    assert connector.oauth_endpoints().extra_authorize_params["config_id"] == "1234567890123456"
+
+    monkeypatch.setitem(app.config, "META_LOGIN_CONFIG_ID", None)
+    assert "config_id" not in connector.oauth_endpoints().extra_authorize_params

@@ -14,7 +14,6 @@ and a `login-customer-id` naming the account the call acts through.
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 from flask import current_app
@@ -75,7 +74,7 @@ class GoogleAds(Product):
     # ------------------------------------------------------------ HTTP
 
     def developer_token(self) -> str:
-        token = current_app.config.get(DEVELOPER_TOKEN_VARIABLE) or _from_environment()
+        token = current_app.config.get(DEVELOPER_TOKEN_VARIABLE)
         if token:
             return token
         if current_app.config.get("LATCHKEY_SANDBOX"):
@@ -563,21 +562,6 @@ def _two_step_problem() -> Problem:
         blocking=False,
         help_url="https://support.google.com/accounts/answer/185839",
     )
-
-
-def _from_environment() -> str | None:
-    """GOOGLE_ADS_DEVELOPER_TOKEN, or the contents of the file named by ..._FILE."""
-    value = os.environ.get(DEVELOPER_TOKEN_VARIABLE)
-    if value:
-        return value.strip()
-    path = os.environ.get(f"{DEVELOPER_TOKEN_VARIABLE}_FILE")
-    if path:
-        try:
-            with open(path, encoding="utf-8") as handle:
-                return handle.read().strip() or None
-        except OSError:
-            return None
-    return None
 
 
 __all__ = ["ADS_ACCOUNT", "MANAGER_LINK", "GoogleAds", "format_customer_id"]
