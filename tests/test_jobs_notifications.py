@@ -281,3 +281,15 @@ def test_it_flags_a_grant_the_agency_lost_as_removed(client, agency, owner, outb
     rq_worker()
     assert len(outbox()) == before + 1
     assert db.session.get(AccessRequest, access_request.id).status == "completed"
+
+
+def test_the_log_tells_who_was_e_mailed_without_the_whole_address(connected, owner, outbox, caplog):
+    caplog.set_level("INFO", logger="latchkey.notifications")
+    emailed, _ = make_request(connected, owner, client_email="marketing@blueharbor.test")
+
+    jobs.send_request_email(emailed.id)
+
+    assert [m["To"] for m in outbox()] == ["marketing@blueharbor.test"]
+    sent = [r.getMessage() for r in caplog.records if r.getMessage().startswith("sent ")]
+    assert sent and all("m***@blueharbor.test" in line for line in sent)
+    assert not any("marketing@" in r.getMessage() for r in caplog.records)
