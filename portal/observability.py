@@ -109,8 +109,21 @@ class ContextFilter(logging.Filter):
 def _agency_id() -> int | None:
     agency_id = agency_id_var.get()
     if agency_id is None and has_request_context():
-        agency_id = g.get("agency_id")
+        agency_id = _request_agency_id()
     return agency_id
+
+
+def _request_agency_id() -> int | None:
+    """The signed-in agency (or API key's), else the agency a link page belongs to."""
+    agency_id = g.get("agency_id")
+    return agency_id if agency_id is not None else g.get("log_agency_id")
+
+
+def note_agency(agency_id: int) -> None:
+    """Name the agency a request concerns in its log lines, without signing anyone
+    in: `g.agency_id` means the signed-in agency and scopes its queries, so a
+    client's link page sets only this."""
+    g.log_agency_id = agency_id
 
 
 # Extra fields a record may carry (logger.info(..., extra={...})), in this order.
@@ -433,11 +446,16 @@ def init_app(app: Flask) -> None:
         configure_logging(app.config["LOG_FORMAT"], app.config["LOG_LEVEL"])
         app.logger.removeHandler(default_handler)
 
+    @app.before_request
+    def _forget_the_previous_link_agency():
+        # `g` outlives a request when an app context was already pushed (CLI, tests).
+        g.pop("log_agency_id", None)
+
     @app.teardown_request
     def _remember_for_the_request_log(_error=None):
         rule = request.url_rule
         request.environ[ENV_ENDPOINT] = rule.endpoint if rule is not None else None
-        request.environ[ENV_AGENCY_ID] = g.get("agency_id")
+        request.environ[ENV_AGENCY_ID] = _request_agency_id()
 
     app.wsgi_app = TrustedProxies(  # type: ignore[method-assign]
         RequestObserver(app.wsgi_app, _observe), lambda: app.config["TRUSTED_PROXIES"]

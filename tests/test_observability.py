@@ -206,6 +206,20 @@ def test_it_never_logs_a_link_token_or_a_query_string(client, agency, owner, req
     assert not any(token in line or "abc123" in line for line in lines)
 
 
+def test_a_client_link_page_is_logged_with_its_agency_but_signs_nobody_in(
+    client, agency, owner, request_log
+):
+    fake_connection(agency)
+    _row, token = make_request(agency, owner)
+
+    fetch(client, f"/r/{token}")
+    fetch(client, "/app/")  # the same browser is not signed in to the agency
+
+    welcome, admin = (json.loads(JsonFormatter().format(r)) for r in request_log())
+    assert (welcome["path"], welcome["agency_id"]) == ("/r/[redacted]", agency.id)
+    assert admin["status"] == 302 and admin["agency_id"] is None
+
+
 def test_it_logs_successful_probes_quietly_and_unknown_routes_as_unmatched(client, request_log):
     fetch(client, "/healthz")
     fetch(client, "/no-such-page")

@@ -26,7 +26,7 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import defer, joinedload, selectinload
 
-from .. import audit, crypto, oauth, platforms
+from .. import audit, crypto, oauth, observability, platforms
 from ..extensions import db
 from ..models import AccessRequest, Agency, Grant
 from ..platforms.base import Asset, Connector, PlatformError
@@ -60,6 +60,7 @@ def load(token: str) -> AccessRequest:
     ):
         # On an agency's custom domain, only that agency's links exist.
         abort(404)
+    observability.note_agency(access_request.agency_id)
     service.expire_if_due(access_request)
     if not service.is_open(access_request):
         raise Closed(access_request)
