@@ -15,7 +15,7 @@ from flask_babel import force_locale
 from flask_babel import gettext as _
 from sqlalchemy import select
 
-from portal import audit, events, kv, mail, platforms
+from portal import audit, kv, mail, platforms
 from portal.extensions import db
 from portal.models import (
     OPEN_REQUEST_STATUSES,
@@ -735,24 +735,7 @@ def mark_removed(grant: Grant, reason: str) -> None:
     grant.removed_at = utcnow()
     grant.error = str(reason)
     grant.fix = _("If the agency still needs it, send the client a new request.")
-    events.emit(
-        db.session(),
-        events.DomainEvent("grant.removed", grant.agency_id, grant.access_request_id, grant.id),
-    )
-    audit.record(
-        "grant.removed",
-        agency_id=grant.agency_id,
-        actor=audit.SYSTEM,
-        subject=("grant", grant.id),
-        details={
-            "access_request_id": grant.access_request_id,
-            "platform": grant.platform,
-            "asset_type": grant.asset_type,
-            "asset_id": grant.asset_id,
-            "status": "removed",
-            "reason": grant.error,
-        },
-    )
+    requests_service.record_grant(grant, "grant.removed", audit.SYSTEM, reason=grant.error)
     db.session.commit()
 
 

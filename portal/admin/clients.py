@@ -20,7 +20,7 @@ from ..models import Client
 from ..models.base import utcnow
 from ..notifications.removal import removal_steps
 from ..services import clients as service
-from ..services import privacy
+from ..services import offboarding, privacy
 from ..web import get_for_agency, render
 from . import bp
 
@@ -204,6 +204,7 @@ def client_delete(client_id: int):
             requests=requests,
             open_requests=open_requests,
             live_grants=live,
+            removable=offboarding.REMOVABLE_STATUSES,
             removal_steps=lambda grant: removal_steps(grant, agency_name),
             platform_name=_platform_name,
             asset_type_name=_asset_type_name,

@@ -19,7 +19,9 @@ from ..auth.session import role_required
 from ..extensions import db
 from ..models import REQUEST_STATUSES, AccessRequest, AuditEvent, Client, Grant, Template, User
 from ..models.base import utcnow
-from ..services import request_actions
+from ..notifications.removal import removal_steps
+from ..platforms.base import PlatformError
+from ..services import offboarding, request_actions
 from ..services import requests as service
 from ..services.connections import connections_by_platform, is_usable
 from ..services.templates import answer_label
@@ -370,6 +372,8 @@ def request_detail(request_id: int):
         ar=access_request,
         link=service.request_url(access_request) if can_edit else None,
         can_edit=can_edit,
+        can_offboard=g.membership.can("admin"),
+        removable=offboarding.REMOVABLE_STATUSES,
         action_form=ActionForm(),
         status_target=STATUS_TARGET,
         polling=_polling(access_request),
@@ -451,7 +455,9 @@ ACTION_LABELS = {
     "grant.needs_action": _l("Manual step waiting"),
     "grant.manual_done": _l("Manual step marked done"),
     "grant.retried": _l("Verification retried"),
-    "grant.removed": _l("Access removed"),
+    "grant.removed": _l("Access no longer found"),
+    "grant.revoked": _l("Access removed by the agency"),
+    "grant.revoke_failed": _l("Removing the access failed"),
 }
 
 
@@ -634,6 +640,61 @@ def request_grant_done(request_id: int, grant_id: int):
     except service.RequestClosed:
         flash(_("This request is closed."), "warning")
     return _back(request_id)
+
+
+@bp.route("/requests/<int:request_id>/grants/<int:grant_id>/remove", methods=["GET", "POST"])
+@role_required("admin")
+def request_grant_remove(request_id: int, grant_id: int):
+    """Offboarding one grant: through the platform's API where it allows it,
+    else by the agency following the removal steps and confirming here."""
+    access_request = _load_request(request_id)
+    grant = _grant_of(access_request, grant_id)
+    problem = None
+    if request.method == "POST":
+        _checked_form()
+        how = request.form.get("how")
+        if how not in ("api", "by_hand"):
+            abort(400)
+        try:
+            if how == "api":
+                offboarding.remove_through_platform(grant, _user_actor())
+                flash(
+                    _(
+                        "Access removed on %(platform)s: your agency no longer has %(asset)s.",
+                        platform=_connector_name(grant.platform),
+                        asset=grant.asset_name or grant.asset_id,
+                    ),
+                    "success",
+                )
+            else:
+                offboarding.confirm_removed_by_hand(grant, _user_actor())
+                flash(_("Recorded: the access was removed on the platform."), "success")
+            return _back(request_id)
+        except offboarding.NotRemovable:
+            flash(_("This access was already removed, or was never given."), "warning")
+            return _back(request_id)
+        except PlatformError as exc:
+            problem = exc
+            access_request = _load_request(request_id)
+            grant = _grant_of(access_request, grant_id)
+    elif not offboarding.can_remove(grant):
+        flash(_("This access was already removed, or was never given."), "warning")
+        return _back(request_id)
+    api = offboarding.has_removal_api(grant) and not (
+        problem is not None and problem.code == "revoke_unsupported"
+    )
+    page = render(
+        "admin/requests/remove.html",
+        ar=access_request,
+        grant=grant,
+        api=api,
+        problem=problem,
+        steps=removal_steps(grant, g.agency.brand_name),
+        platform_name=_connector_name(grant.platform),
+        asset_type_name=_asset_type_name,
+        permission_label=_permission_label,
+    )
+    return page, 422 if problem is not None else 200
 
 
 @bp.get("/requests/<int:request_id>/report.pdf")

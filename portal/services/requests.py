@@ -578,7 +578,8 @@ def _grant_patiently(connector, *args) -> GrantResult:
 # ------------------------------------------------------------------ grants
 
 
-def _record_grant(grant: Grant, action: str, actor: audit.Actor | None, **details) -> None:
+def record_grant(grant: Grant, action: str, actor: audit.Actor | None, **details) -> None:
+    """Audit a grant's change (with what it is about) and announce it if it is an event."""
     _emit(action, grant.agency_id, grant.access_request_id, grant.id)
     audit.record(
         action,
@@ -710,7 +711,7 @@ def grant_assets(
     _reopen(access_request, actor)
     db.session.flush()
     for grant in manual:
-        _record_grant(grant, "grant.needs_action", actor)
+        record_grant(grant, "grant.needs_action", actor)
     end_transaction()
 
     # 2. The agency's side (partner requests start from the agency's account).
@@ -760,7 +761,7 @@ def _apply_result(grant: Grant, result: GrantResult, actor: audit.Actor | None) 
             external["awaiting_acceptance"] = True
         grant.external = external
         grant.error = grant.fix = None
-        _record_grant(grant, "grant.granted", actor, pending=result.status == "pending")
+        record_grant(grant, "grant.granted", actor, pending=result.status == "pending")
     else:
         grant.status = "failed"
         grant.error = str(result.error or _("The platform refused the grant."))
@@ -769,7 +770,7 @@ def _apply_result(grant: Grant, result: GrantResult, actor: audit.Actor | None) 
         external["retryable"] = bool(result.retryable)
         external["stage"] = "grant"
         grant.external = external
-        _record_grant(grant, "grant.failed", actor, error=grant.error, stage="grant")
+        record_grant(grant, "grant.failed", actor, error=grant.error, stage="grant")
 
 
 def start_verification(grant: Grant) -> int:
@@ -778,7 +779,7 @@ def start_verification(grant: Grant) -> int:
     if grant.status == "granted":
         grant.status = "verifying"
         grant.verifying_since = utcnow()
-        _record_grant(grant, "grant.verifying", audit.SYSTEM)
+        record_grant(grant, "grant.verifying", audit.SYSTEM)
     db.session.commit()
     return grant.verify_attempts
 
@@ -797,7 +798,7 @@ def mark_verified(grant: Grant, permissions: Sequence[str] = (), settle: bool = 
     grant.status = "verified"
     grant.verified_at = utcnow()
     grant.error = grant.fix = None
-    _record_grant(grant, "grant.verified", audit.SYSTEM, seen=list(permissions))
+    record_grant(grant, "grant.verified", audit.SYSTEM, seen=list(permissions))
     if settle:
         _settle(grant.access_request)
     db.session.commit()
@@ -828,7 +829,7 @@ def mark_failed(
     external = dict(grant.external or {})
     external["stage"] = stage
     grant.external = external
-    _record_grant(grant, "grant.failed", actor, error=grant.error, stage=stage)
+    record_grant(grant, "grant.failed", actor, error=grant.error, stage=stage)
     if settle:
         _settle(grant.access_request)
     db.session.commit()
@@ -854,7 +855,7 @@ def _restart_verification(grant: Grant, action: str, actor: audit.Actor | None) 
     grant.error = grant.fix = None
     if grant.granted_at is None:
         grant.granted_at = utcnow()
-    _record_grant(grant, action, actor)
+    record_grant(grant, action, actor)
     _reopen(grant.access_request, actor)
     db.session.commit()
     enqueue_verification(grant.id)
@@ -977,7 +978,7 @@ def record_guided_reply(
     if newly_waiting:
         # The agency is told (grant alerts) that a manual step waits on it.
         _emit("grant.needs_action", grant.agency_id, grant.access_request_id, grant.id)
-    _record_grant(grant, "grant.manual_done", actor, sent_back=dict(sent_back))
+    record_grant(grant, "grant.manual_done", actor, sent_back=dict(sent_back))
     db.session.commit()
     return grant
 
@@ -1013,7 +1014,7 @@ def decline_guided_item(
     grant.external = {"guided": True, "declined_at": utcnow().isoformat()}
     _reopen(access_request, actor)
     db.session.flush()
-    _record_grant(grant, "grant.declined", actor)
+    record_grant(grant, "grant.declined", actor)
     _settle(access_request)
     db.session.commit()
     return grant
@@ -1045,7 +1046,7 @@ def confirm_guided_step(grant: Grant, actor: audit.Actor | None = None) -> bool:
     grant.granted_at = grant.granted_at or now
     grant.verified_at = now
     grant.error = grant.fix = None
-    _record_grant(grant, "grant.verified", actor, confirmed_by_agency=True)
+    record_grant(grant, "grant.verified", actor, confirmed_by_agency=True)
     _settle(access_request)
     db.session.commit()
     return True

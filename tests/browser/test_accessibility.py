@@ -280,6 +280,23 @@ def test_every_main_page_of_the_agency_has_no_violation(app, axe_context):
         "endpoint": db.session.query(WebhookEndpoint.id).first()[0],
     }
 
+    from portal.models import Grant
+
+    verified = Grant(
+        agency_id=agency.id,
+        access_request_id=ids["request"],
+        item_index=0,
+        platform="pinterest",
+        asset_type="AD_ACCOUNT",
+        asset_id="549755885175",
+        asset_name="Blue Harbor ads",
+        permissions=["CAMPAIGN_MANAGER"],
+        status="verified",
+    )
+    db.session.add(verified)
+    db.session.commit()
+    ids["grant"] = verified.id
+
     page = axe_context().new_page()
     audit = Audit(page)
     for name, path in (
@@ -326,6 +343,7 @@ def test_every_main_page_of_the_agency_has_no_violation(app, axe_context):
         "other tools": "/app/tools",
         "other tool (new)": "/app/tools/new",
         "delete a client": f"/app/clients/{ids['client']}/delete",
+        "remove access": f"/app/requests/{ids['request']}/grants/{ids['grant']}/remove",
         "data retention": "/app/data-retention",
         "delete the agency": "/app/team/delete-agency",
     }

@@ -1,0 +1,116 @@
+"""Offboarding: the agency gives back access it no longer needs.
+
+Where the platform's API allows it, Latchkey removes the access with the
+agency's own connection (the same one that verifies grants): the client keeps
+its asset and has nothing to do. Where it does not (guided platforms, the
+Pinterest Tag, a share Latchkey cannot trace), the agency is shown the exact
+removal steps and confirms once it has done them. Either way the grant ends
+`removed`, with the time and who did it in the audit trail (`grant.revoked`),
+and the nightly re-verification leaves it alone.
+"""
+
+from __future__ import annotations
+
+from flask_babel import gettext as _
+
+from .. import audit, platforms
+from ..extensions import db
+from ..models import Grant
+from ..models.base import utcnow
+from ..platforms.base import Connector, PlatformError
+from .connections import agency_access, end_transaction
+from .requests import record_grant
+
+# Statuses under which the agency has, or may have, the access.
+REMOVABLE_STATUSES = ("granted", "verifying", "verified")
+
+
+class NotRemovable(Exception):
+    """The grant gives the agency no access to remove (any more)."""
+
+
+def can_remove(grant: Grant) -> bool:
+    return grant.status in REMOVABLE_STATUSES
+
+
+def has_removal_api(grant: Grant) -> bool:
+    """Whether the platform's connector can remove access at all (the call may
+    still refuse a particular asset, e.g. the Pinterest Tag)."""
+    try:
+        connector = platforms.get(grant.platform)
+    except KeyError:
+        return False
+    guided = bool((grant.external or {}).get("guided"))
+    return not guided and type(connector).revoke is not Connector.revoke
+
+
+def remove_through_platform(grant: Grant, actor: audit.Actor) -> None:
+    """Remove the agency's access with the platform's API, then record it.
+
+    Raises NotRemovable, or PlatformError (with `message` and `fix` for the
+    agency; code "revoke_unsupported" when only the manual steps can do it).
+    A refusal is recorded in the audit trail as well.
+    """
+    if not can_remove(grant):
+        raise NotRemovable(grant.status)
+    connector = platforms.get(grant.platform)
+    if not has_removal_api(grant):
+        raise PlatformError(
+            _(
+                "%(platform)s has no way for Latchkey to remove this access.",
+                platform=connector.name,
+            ),
+            _("Remove it in %(platform)s itself, then record it here.", platform=connector.name),
+            code="revoke_unsupported",
+        )
+    grant_id = grant.id
+    try:
+        access = agency_access(grant.agency_id, grant.platform)
+        end_transaction()  # no transaction held open across the platform's answer
+        connector.revoke(
+            access.token,
+            access.identity,
+            grant.asset_type,
+            grant.asset_id,
+            dict(grant.external or {}),
+        )
+    except PlatformError as exc:
+        db.session.rollback()
+        grant = db.session.get(Grant, grant_id)
+        record_grant(grant, "grant.revoke_failed", actor, error=exc.message, code=exc.code)
+        db.session.commit()
+        raise
+    _mark_removed(db.session.get(Grant, grant_id), actor, how="api")
+
+
+def confirm_removed_by_hand(grant: Grant, actor: audit.Actor) -> None:
+    """The agency removed the access itself, following the steps: record it."""
+    if not can_remove(grant):
+        raise NotRemovable(grant.status)
+    _mark_removed(grant, actor, how="by_hand")
+
+
+def _mark_removed(grant: Grant, actor: audit.Actor, how: str) -> None:
+    # Lock the row: a verification finishing now sees "removed" and stands down.
+    db.session.execute(db.select(Grant.id).where(Grant.id == grant.id).with_for_update()).first()
+    db.session.refresh(grant)
+    if not can_remove(grant):
+        db.session.rollback()
+        raise NotRemovable(grant.status)
+    grant.status = "removed"
+    grant.removed_at = utcnow()
+    grant.verifying_since = None
+    grant.error = None
+    grant.fix = None
+    record_grant(grant, "grant.revoked", actor, how=how)
+    db.session.commit()
+
+
+__all__ = [
+    "REMOVABLE_STATUSES",
+    "NotRemovable",
+    "can_remove",
+    "confirm_removed_by_hand",
+    "has_removal_api",
+    "remove_through_platform",
+]
