@@ -699,6 +699,51 @@ def reverify_grant(grant_id: int) -> str:
     return result.status
 
 
+# -------------------------------------------------------- housekeeping
+
+# A finished webhook delivery stays in the endpoint's delivery log this long.
+DELIVERY_LOG_DAYS = 90
+PRUNE_BATCH = 5000
+
+
+@job
+@periodic
+def prune_expired_records() -> str:
+    """Nightly: delete what no longer serves anyone, in small batches.
+
+    Idempotency keys past their 24 hours (the API no longer replays them) and
+    finished webhook deliveries older than DELIVERY_LOG_DAYS (pending and
+    retrying ones are never touched). Audit events, grants and the e-mail log
+    that keeps e-mails from being sent twice are kept.
+    """
+    from portal.api.views import IDEMPOTENCY_TTL
+    from portal.models import IdempotencyKey, WebhookDelivery
+
+    now = utcnow()
+    keys = _delete_in_batches(IdempotencyKey, IdempotencyKey.created_at < now - IDEMPOTENCY_TTL)
+    deliveries = _delete_in_batches(
+        WebhookDelivery,
+        WebhookDelivery.status.in_(("succeeded", "failed", "cancelled")),
+        WebhookDelivery.created_at < now - timedelta(days=DELIVERY_LOG_DAYS),
+    )
+    return f"{keys} idempotency keys and {deliveries} webhook deliveries deleted"
+
+
+def _delete_in_batches(model, *conditions) -> int:
+    """Delete matching rows PRUNE_BATCH at a time, committing each batch: no long
+    lock on a busy table, and an interrupted run keeps what it did."""
+    total = 0
+    while True:
+        ids = list(
+            db.session.execute(select(model.id).where(*conditions).limit(PRUNE_BATCH)).scalars()
+        )
+        if not ids:
+            return total
+        db.session.execute(model.__table__.delete().where(model.id.in_(ids)))
+        db.session.commit()
+        total += len(ids)
+
+
 # -------------------------------------------------------- data protection
 
 RETENTION_BUDGET_SECONDS = 1500  # the schedule gives the job 1800

@@ -27,6 +27,8 @@ PERIODIC: list[dict] = [
         "cron": "0 9 1 1,4,7,10 *",
         "timeout": 600,
     },
+    # Nightly: expired idempotency keys and old finished webhook deliveries are deleted.
+    {"func": "worker.jobs.prune_expired_records", "queue": "default", "cron": "10 4 * * *"},
     # Nightly: personal data of requests finished longer ago than the agency's
     # retention period is erased (see portal.services.privacy); batched, resumable.
     {
