@@ -9,7 +9,7 @@ from helpers_requests import audit_actions, csrf_from, fake_connection, make_req
 from helpers_requests import sandbox_connection as connect_sandbox
 from sqlalchemy import select
 
-from portal import platforms
+from portal import audit, platforms
 from portal.extensions import db
 from portal.models import AuditEvent, Grant
 from portal.services.connections import agency_access
@@ -213,3 +213,89 @@ def test_members_see_no_remove_link_and_cannot_remove(auth, agency, owner, membe
     assert _remove(client, grant, "by_hand", csrf_from(detail)).status_code == 403
     db.session.refresh(grant)
     assert grant.status == "verified"
+
+
+def test_an_admin_removes_all_of_a_clients_access_in_one_go(
+    client, auth, agency, owner, rq_worker, live_server
+):
+    from test_client_flow import connect, grant_preselected
+
+    connect_sandbox(agency)
+    access_request, token = make_request(agency, owner)
+    grant_preselected(client, token, connect(client, token).get_data(as_text=True))
+    rq_worker()
+    shopify = _grant(
+        access_request,
+        "verified",
+        platform="shopify",
+        asset_type="STORE",
+        permissions=["PRODUCTS"],
+        manual=True,
+        external={"guided": True},
+    )
+    admin = auth.login(owner)
+    page = _page(admin, f"/app/clients/{access_request.client_id}")
+    assert "3 assets of this client's still give your agency access" in page
+    assert "Remove access to all 2 assets Latchkey can remove" in page
+
+    answer = admin.post(
+        f"/app/clients/{access_request.client_id}/offboard", data={"csrf_token": csrf_from(page)}
+    )
+    assert answer.status_code == 303
+    rq_worker()
+
+    db.session.expire_all()
+    statuses = {
+        g.platform + ":" + g.asset_type: g.status
+        for g in db.session.execute(select(Grant)).scalars()
+    }
+    assert statuses == {
+        "pinterest:AD_ACCOUNT": "removed",
+        "pinterest:PROFILE": "removed",
+        "shopify:STORE": "verified",
+    }
+    events = (
+        db.session.execute(select(AuditEvent).where(AuditEvent.action == "grant.revoked"))
+        .scalars()
+        .all()
+    )
+    assert [(e.actor_label, e.details["how"]) for e in events] == [(owner.email, "api")] * 2
+    page = _page(admin, f"/app/clients/{access_request.client_id}")
+    assert "1 asset of this client's still gives your agency access" in page
+    assert f"/grants/{shopify.id}/remove" in page
+    assert "Latchkey can remove" not in page  # nothing left for the API
+
+    # Again (a double click, an RQ retry of the job): nothing more happens.
+    before = len(audit_actions(agency.id))
+    again = admin.post(
+        f"/app/clients/{access_request.client_id}/offboard", data={"csrf_token": csrf_from(page)}
+    )
+    assert again.status_code == 303
+    removed = [g.id for g in db.session.execute(select(Grant)).scalars() if g.status == "removed"]
+    enqueue(jobs.remove_access, removed, ["user", str(owner.id), owner.email], queue="verify")
+    rq_worker()
+    assert len(audit_actions(agency.id)) == before
+
+
+def test_a_platform_asking_to_wait_makes_the_removal_job_retry(agency, owner, monkeypatch):
+    from portal.platforms.base import PlatformError
+    from portal.services import offboarding
+
+    fake_connection(agency)
+    access_request, _token = make_request(agency, owner)
+    grant = _grant(access_request, "verified")
+    calls = []
+
+    def busy(*args):
+        calls.append(args)
+        raise PlatformError("Pinterest is busy.", "Try again later.", retryable=True)
+
+    monkeypatch.setattr(type(platforms.get("pinterest")), "revoke", lambda self, *a: busy(*a))
+
+    with pytest.raises(jobs.RemovalIncomplete):
+        jobs.remove_access([grant.id], ["user", str(owner.id), owner.email])
+
+    assert len(calls) == 1
+    db.session.refresh(grant)
+    assert grant.status == "verified"
+    assert offboarding.remove_all([grant.id], audit.SYSTEM) == (0, 1, True)

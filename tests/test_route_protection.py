@@ -95,6 +95,7 @@ ROLES = {
     "admin.request_grant_done": "member",
     "admin.request_grant_retry": "member",
     "admin.request_grant_remove": "admin",
+    "admin.client_offboard": "admin",
     # the agency's settings, integrations and records
     "admin.template_new": "admin",
     "admin.template_edit": "admin",

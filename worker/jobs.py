@@ -699,6 +699,27 @@ def reverify_grant(grant_id: int) -> str:
     return result.status
 
 
+# -------------------------------------------------------- offboarding
+
+
+class RemovalIncomplete(RuntimeError):
+    """A platform refused for now (rate limit, outage): RQ retries the rest."""
+
+
+@job
+def remove_access(grant_ids: list[int], actor: list) -> str:
+    """Offboarding: remove these grants through their platforms, as `actor`
+    (type, id, label). Idempotent: removed grants are skipped on a rerun."""
+    from portal.services import offboarding
+
+    who = audit.Actor(*actor)
+    removed, refused, retry = offboarding.remove_all(grant_ids, who)
+    summary = f"{removed} removed, {refused} refused"
+    if retry:
+        raise RemovalIncomplete(summary + "; a platform asked to try again later")
+    return summary
+
+
 # -------------------------------------------------------- housekeeping
 
 # A finished webhook delivery stays in the endpoint's delivery log this long.
@@ -785,6 +806,7 @@ def mark_removed(grant: Grant, reason: str) -> None:
 
 
 __all__ = [
+    "RemovalIncomplete",
     "VerificationFailed",
     "VerificationPending",
     "apply_retention",
@@ -794,8 +816,10 @@ __all__ = [
     "mark_removed",
     "periodic",
     "plan_expiry",
+    "prune_expired_records",
     "quarter_of",
     "quarterly_access_review",
+    "remove_access",
     "reverify_active_grants",
     "reverify_grant",
     "send_access_review",

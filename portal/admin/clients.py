@@ -125,14 +125,45 @@ def client_list():
 def client_detail(client_id: int):
     client = get_for_agency(Client, client_id)
     requests = service.requests_of(client)
+    held = offboarding.held_grants(client.id, g.agency_id) if g.membership.can("admin") else []
     return render(
         "admin/clients/detail.html",
         client=client,
         requests=requests,
+        held=held,
+        by_api=[grant for grant in held if offboarding.has_removal_api(grant)],
+        platform_name=_platform_name,
+        asset_type_name=_asset_type_name,
         erasure_due_on=lambda ar: privacy.erasure_due_on(ar, g.agency),
         retention_days=g.agency.erase_finished_after_days,
         action_form=ActionForm(),
     )
+
+
+@bp.post("/clients/<int:client_id>/offboard")
+@role_required("admin")
+def client_offboard(client_id: int):
+    """End the engagement: remove every access an API can remove, in a job."""
+    client = get_for_agency(Client, client_id)
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    queued = offboarding.start_removing_all(client.id, g.agency_id, _user_actor())
+    if queued:
+        flash(
+            ngettext(
+                "Removing your access to %(num)d asset through its platform. This page shows "
+                "it as removed once done; anything a platform refuses stays listed with its "
+                "steps.",
+                "Removing your access to %(num)d assets through their platforms. This page "
+                "shows each as removed once done; anything a platform refuses stays listed "
+                "with its steps.",
+                len(queued),
+            ),
+            "success",
+        )
+    else:
+        flash(_("Nothing left that Latchkey can remove: follow the steps for each."), "warning")
+    return redirect(url_for("admin.client_detail", client_id=client.id), 303)
 
 
 @bp.post("/clients/<int:client_id>/export")

@@ -106,11 +106,75 @@ def _mark_removed(grant: Grant, actor: audit.Actor, how: str) -> None:
     db.session.commit()
 
 
+# ------------------------------------------------------------ a whole client
+
+
+def held_grants(client_id: int, agency_id: int) -> list[Grant]:
+    """Every grant of the client's requests that still gives the agency access."""
+    from ..models import AccessRequest
+
+    return list(
+        db.session.execute(
+            db.select(Grant)
+            .join(AccessRequest, AccessRequest.id == Grant.access_request_id)
+            .where(
+                AccessRequest.client_id == client_id,
+                Grant.agency_id == agency_id,
+                Grant.status.in_(REMOVABLE_STATUSES),
+            )
+            .order_by(Grant.platform, Grant.id)
+        ).scalars()
+    )
+
+
+def start_removing_all(client_id: int, agency_id: int, actor: audit.Actor) -> list[int]:
+    """Queue the removal, through the platforms, of every held grant that an API
+    can remove; return their ids. The others keep their manual steps."""
+    from worker import enqueue, jobs
+
+    ids = [g.id for g in held_grants(client_id, agency_id) if has_removal_api(g)]
+    if ids:
+        enqueue(
+            jobs.remove_access,
+            ids,
+            [actor.type, actor.id, actor.label],
+            queue="verify",
+            timeout=600,
+            title=f"remove access of client {client_id}",
+        )
+    return ids
+
+
+def remove_all(grant_ids: list[int], actor: audit.Actor) -> tuple[int, int, bool]:
+    """Remove each grant through its platform: (removed, refused, worth retrying).
+
+    A grant already removed (a repeated run) is skipped; a refusal is audited
+    and left for the agency to handle by hand."""
+    removed = refused = 0
+    retry = False
+    for grant_id in grant_ids:
+        grant = db.session.get(Grant, grant_id)
+        if grant is None or not can_remove(grant) or not has_removal_api(grant):
+            continue
+        try:
+            remove_through_platform(grant, actor)
+            removed += 1
+        except NotRemovable:
+            continue
+        except PlatformError as exc:
+            refused += 1
+            retry = retry or exc.retryable
+    return removed, refused, retry
+
+
 __all__ = [
     "REMOVABLE_STATUSES",
     "NotRemovable",
     "can_remove",
     "confirm_removed_by_hand",
     "has_removal_api",
+    "held_grants",
+    "remove_all",
     "remove_through_platform",
+    "start_removing_all",
 ]
