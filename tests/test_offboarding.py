@@ -59,6 +59,19 @@ def _grant(access_request, status: str, platform="pinterest", asset_type="AD_ACC
     return grant
 
 
+def _shopify_store(access_request) -> Grant:
+    """A verified guided grant: no API can remove it."""
+    return _grant(
+        access_request,
+        "verified",
+        platform="shopify",
+        asset_type="STORE",
+        permissions=["PRODUCTS"],
+        manual=True,
+        external={"guided": True},
+    )
+
+
 def test_an_admin_removes_verified_access_through_the_platform(
     client, auth, agency, owner, outbox, rq_worker, live_server
 ):
@@ -121,15 +134,7 @@ def test_an_admin_removes_verified_access_through_the_platform(
 def test_where_no_api_can_the_admin_follows_the_steps_and_records_it(auth, agency, owner):
     fake_connection(agency)
     access_request, _token = make_request(agency, owner)
-    shopify = _grant(
-        access_request,
-        "verified",
-        platform="shopify",
-        asset_type="STORE",
-        permissions=["PRODUCTS"],
-        manual=True,
-        external={"guided": True},
-    )
+    shopify = _shopify_store(access_request)
     admin = auth.login(owner)
 
     page = _page(admin, f"/app/requests/{access_request.id}/grants/{shopify.id}/remove")
@@ -224,15 +229,7 @@ def test_an_admin_removes_all_of_a_clients_access_in_one_go(
     access_request, token = make_request(agency, owner)
     grant_preselected(client, token, connect(client, token).get_data(as_text=True))
     rq_worker()
-    shopify = _grant(
-        access_request,
-        "verified",
-        platform="shopify",
-        asset_type="STORE",
-        permissions=["PRODUCTS"],
-        manual=True,
-        external={"guided": True},
-    )
+    shopify = _shopify_store(access_request)
     admin = auth.login(owner)
     page = _page(admin, f"/app/clients/{access_request.client_id}")
     assert "3 assets of this client's still give your agency access" in page
