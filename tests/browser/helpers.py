@@ -143,6 +143,14 @@ def clicks_counted(page: Page) -> int:
 # ---------------------------------------------------------------- agency
 
 
+def open_platform(page: Page, platform_id: str) -> None:
+    """Unfold a platform of the permission picker by clicking its name, if folded."""
+    section = page.locator(f"details.platform-items:has(#pf-{platform_id})")
+    if section.get_attribute("open") is None:
+        page.locator(f"#pf-{platform_id}").click()
+    expect(section).to_have_attribute("open", "")
+
+
 def connected_agency(name: str = "Acme Agency", email: str = "owner@acme.test"):
     """An agency and its owner, connected to the emulated Pinterest."""
     from conftest import make_agency
@@ -186,6 +194,7 @@ class AgencyBrowser:
         page.get_by_label("Client's name").fill(client_name)
         page.get_by_label("Client's e-mail").fill(client_email)
         page.get_by_label("Language of the client's page").select_option(locale)
+        open_platform(page, "pinterest")
         page.locator("#perm-pinterest-AD_ACCOUNT-CAMPAIGN_MANAGER").check()
         page.locator("#perm-pinterest-PROFILE-PROFILE_PUBLISHER").check()
         page.get_by_role("button", name="Create the link").click()

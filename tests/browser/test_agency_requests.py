@@ -105,6 +105,10 @@ def test_the_agency_cannot_ask_for_pinterest_before_connecting_it(context_factor
     agency_side.sign_in(owner.email, PASSWORD)
     page = agency_side.page
     page.goto("/app/requests/new")
+    # The platform is folded, and says why; opened, it says what to do.
+    expect(page.locator("#pf-pinterest")).to_have_text("Pinterest · not connected")
+    expect(page.get_by_text("Pinterest is not connected for your agency yet.")).to_be_hidden()
+    page.locator("#pf-pinterest").click()
     expect(page.get_by_text("Pinterest is not connected for your agency yet.")).to_be_visible()
     expect(page.get_by_role("link", name="Connect Pinterest in Connections first")).to_be_visible()
     expect(page.locator("#perm-pinterest-AD_ACCOUNT-CAMPAIGN_MANAGER")).to_be_disabled()

@@ -15,6 +15,7 @@ from .helpers import (
     ClientBrowser,
     connected_agency,
     fits_width,
+    open_platform,
     watch_console,
 )
 
@@ -40,6 +41,7 @@ def test_it_creates_a_template_and_a_request_and_follows_the_client_live(
     # A template: an ad account as campaign manager, and one required question.
     page.goto("/app/templates/new")
     page.get_by_label("Name", exact=True).fill("Ads onboarding")
+    open_platform(page, "pinterest")
     page.locator("#perm-pinterest-AD_ACCOUNT-CAMPAIGN_MANAGER").check()
     page.get_by_label("Question 1").fill("What is your website?")
     page.locator("input[name=q-0-required]").check()
