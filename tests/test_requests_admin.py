@@ -104,6 +104,39 @@ def test_it_prefills_the_form_from_a_template(auth, agency, member):
     assert "Read-only, for reports." in html
 
 
+def _folding(html: str) -> dict[str, tuple[bool, str]]:
+    """Each platform of the picker: (open?, what its name line says)."""
+    found = re.findall(
+        r'<details class="platform-items"( open)?>\s*<summary><h2 id="pf-([a-z_-]+)">(.*?)</h2>',
+        html,
+        re.S,
+    )
+    return {pid: (bool(is_open), re.sub(r"<[^>]+>", "", text)) for is_open, pid, text in found}
+
+
+def test_the_picker_opens_only_the_platforms_in_use(auth, agency, member):
+    fake_connection(agency)  # Pinterest only: its section opens by itself
+    client = auth.login(member)
+    folding = _folding(client.get("/app/requests/new").get_data(as_text=True))
+    assert folding["pinterest"] == (True, "Pinterest")
+    assert folding["meta"] == (False, "Meta · not connected")
+    assert folding["shopify"] == (False, "Shopify")
+
+    fake_connection(agency, "meta")
+    template = Template(
+        agency_id=agency.id,
+        name="Ads",
+        items=[{"platform": "meta", "asset_type": "AD_ACCOUNT", "permissions": ["ADVERTISE"]}],
+    )
+    db.session.add(template)
+    db.session.commit()
+    folding = _folding(
+        client.get(f"/app/requests/new?template_id={template.id}").get_data(as_text=True)
+    )
+    assert folding["meta"] == (True, "Meta · 1 chosen")
+    assert folding["pinterest"] == (False, "Pinterest")  # two connected: none opens by itself
+
+
 def test_it_lists_requests_most_recent_first_with_pages(auth, agency, viewer, owner):
     fake_connection(agency)
     for n in range(27):
