@@ -71,3 +71,32 @@ def test_only_owners_may_delete_the_agency(client, auth, agency, admin):
     assert response.status_code == 403
     db.session.expire_all()
     assert db.session.get(Agency, agency.id) is not None
+
+
+def test_it_lists_the_clients_whose_access_to_remove_first(client, auth, agency, owner):
+    fake_connection(agency)
+    first, _t = make_request(agency, owner, client_name="Blue Harbor")
+    second, _t = make_request(agency, owner, client_name="Northwind", client_email="n@n.test")
+    for index, (request, status) in enumerate(
+        [(first, "verified"), (first, "granted"), (second, "verified"), (second, "removed")]
+    ):
+        db.session.add(
+            Grant(
+                agency_id=agency.id,
+                access_request_id=request.id,
+                item_index=0,
+                platform="pinterest",
+                asset_type="AD_ACCOUNT",
+                asset_id=f"a-{index}",
+                permissions=["CAMPAIGN_MANAGER"],
+                status=status,
+            )
+        )
+    db.session.commit()
+    auth.login(owner)
+
+    html = " ".join(client.get(URL).get_data(as_text=True).split())
+
+    assert "Assets of 2 clients still give your agency access." in html
+    assert f'href="/app/clients/{first.client_id}">Blue Harbor</a> · 2 assets' in html
+    assert f'href="/app/clients/{second.client_id}">Northwind</a> · 1 asset<' in html

@@ -234,7 +234,11 @@ def agency_delete():
                 end_session()
                 flash(_("%(name)s and all its data were deleted.", name=name), "success")
                 return redirect(url_for("main.index"), code=303)
-    return render_template("auth/agency_delete.html", form=form), status
+    from ..services.offboarding import held_by_client
+
+    return render_template(
+        "auth/agency_delete.html", form=form, held=held_by_client(agency.id)
+    ), status
 
 
 # --------------------------------------------------------- accepting an invite

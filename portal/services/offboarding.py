@@ -127,6 +127,25 @@ def held_grants(client_id: int, agency_id: int) -> list[Grant]:
     )
 
 
+def held_by_client(agency_id: int) -> list[tuple[int, str | None, int]]:
+    """(client id, name, number of held grants) for each client whose assets still
+    give the agency access, most first."""
+    from ..models import AccessRequest, Client
+
+    count = db.func.count(Grant.id)
+    return [
+        (row.id, row.name, row.held)
+        for row in db.session.execute(
+            db.select(Client.id, Client.name, count.label("held"))
+            .join(AccessRequest, AccessRequest.client_id == Client.id)
+            .join(Grant, Grant.access_request_id == AccessRequest.id)
+            .where(Grant.agency_id == agency_id, Grant.status.in_(REMOVABLE_STATUSES))
+            .group_by(Client.id, Client.name)
+            .order_by(count.desc(), Client.id)
+        )
+    ]
+
+
 def start_removing_all(client_id: int, agency_id: int, actor: audit.Actor) -> list[int]:
     """Queue the removal, through the platforms, of every held grant that an API
     can remove; return their ids. The others keep their manual steps."""
@@ -173,6 +192,7 @@ __all__ = [
     "can_remove",
     "confirm_removed_by_hand",
     "has_removal_api",
+    "held_by_client",
     "held_grants",
     "remove_all",
     "remove_through_platform",
