@@ -31,6 +31,7 @@ from typing import Any
 from flask import current_app, g, has_request_context
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 
 from . import credentials, http
 from .base import (
@@ -638,9 +639,12 @@ class MetaConnector(Connector):
             url=BUSINESS_HOME,
         )
         if personal:
-            fix += " " + _(
+            fix += " " + ngettext(
                 "Your ad account %(accounts)s is personal: in Business settings → Accounts → "
                 "Ad accounts, choose Add → Add an ad account and enter its id.",
+                "Your ad accounts %(accounts)s are personal: in Business settings → Accounts → "
+                "Ad accounts, choose Add → Add an ad account and enter each id.",
+                len(personal),
                 accounts=", ".join(str(p) for p in personal),
             )
         return Problem(

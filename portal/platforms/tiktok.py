@@ -642,17 +642,24 @@ class TikTokConnector(Connector):
         return VerifyResult(
             "insufficient",
             permissions=(have,) if have else (),
-            message=_(
-                "The agency sees this asset on TikTok as %(have)s, but asked for %(needed)s.",
-                have=self._label(asset_type, have),
-                needed=self._label(asset_type, needed),
+            message=(
+                _(
+                    "The agency sees this asset on TikTok as %(have)s, but asked for %(needed)s.",
+                    have=self._label(asset_type, have),
+                    needed=self._label(asset_type, needed),
+                )
+                if have
+                else _(
+                    "The agency has no role on this asset on TikTok yet; it asked for %(needed)s.",
+                    needed=self._label(asset_type, needed),
+                )
             ),
         )
 
     def _label(self, asset_type: str, permission_id: str) -> str:
         found = self.asset_type(asset_type)
         permission = found.permission(permission_id) if found else None
-        return str(permission.label) if permission else (permission_id or _("no role"))
+        return str(permission.label) if permission else permission_id
 
     # ----------------------------------------------------------- revoke
 

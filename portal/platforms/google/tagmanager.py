@@ -302,10 +302,18 @@ class TagManager(Product):
         return VerifyResult(
             "insufficient",
             permissions=(have,) if have else (),
-            message=_(
-                "The agency has %(have)s access in Tag Manager, not %(want)s.",
-                have=self.label(asset_type, have or "") if have else _("no"),
-                want=self.label(asset_type, wanted),
+            message=(
+                _(
+                    "The agency has %(have)s access in Tag Manager, not %(want)s.",
+                    have=self.label(asset_type, have),
+                    want=self.label(asset_type, wanted),
+                )
+                if have
+                else _(
+                    "The agency has no access to this container in Tag Manager; it asked for "
+                    "%(want)s.",
+                    want=self.label(asset_type, wanted),
+                )
             ),
         )
 
