@@ -709,10 +709,14 @@ class RemovalIncomplete(RuntimeError):
 @job
 def remove_access(grant_ids: list[int], actor: list) -> str:
     """Offboarding: remove these grants through their platforms, as `actor`
-    (type, id, label). Idempotent: removed grants are skipped on a rerun."""
+    (type and id; a user's e-mail is looked up for the audit trail).
+    Idempotent: removed grants are skipped on a rerun."""
+    from portal.models import User
     from portal.services import offboarding
 
-    who = audit.Actor(*actor)
+    kind, actor_id = actor[0], actor[1]
+    user = db.session.get(User, int(actor_id)) if kind == "user" and actor_id else None
+    who = audit.Actor(kind, actor_id, user.email if user else None)
     removed, refused, retry = offboarding.remove_all(grant_ids, who)
     summary = f"{removed} removed, {refused} refused"
     if retry:

@@ -94,7 +94,9 @@ def _mark_removed(grant: Grant, actor: audit.Actor, how: str) -> None:
     # Lock the row: a verification finishing now sees "removed" and stands down.
     db.session.execute(db.select(Grant.id).where(Grant.id == grant.id).with_for_update()).first()
     db.session.refresh(grant)
-    if not can_remove(grant):
+    # After the platform removed it, record that whatever happened meanwhile (a
+    # verification that failed, say); by hand, only what is still held.
+    if grant.status == "removed" or (how == "by_hand" and not can_remove(grant)):
         db.session.rollback()
         raise NotRemovable(grant.status)
     grant.status = "removed"
@@ -156,7 +158,7 @@ def start_removing_all(client_id: int, agency_id: int, actor: audit.Actor) -> li
         enqueue(
             jobs.remove_access,
             ids,
-            [actor.type, actor.id, actor.label],
+            [actor.type, actor.id],  # ids only: job arguments end up in worker logs
             queue="verify",
             timeout=600,
             title=f"remove access of client {client_id}",
