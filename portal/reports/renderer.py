@@ -99,8 +99,11 @@ def _lean_ua_source() -> str:
     path = Path(weasyprint.__file__).parent / "css" / "html5_ua.css"
     lines = path.read_text(encoding="utf-8").splitlines()
     kept = [line for line in lines if not _UNIVERSAL_PSEUDO.match(line)]
-    if len(lines) - len(kept) != 6:  # a WeasyPrint upgrade changed the stylesheet
-        raise ReportError(f"unexpected user-agent stylesheet in {path}: review _lean_ua_source")
+    if len(lines) - len(kept) != 6:
+        # A WeasyPrint upgrade changed the stylesheet: render with it unchanged
+        # (only slower) until someone reviews this; the report tests say so.
+        log.warning("unexpected user-agent stylesheet in %s: using it as it is", path)
+        return "\n".join(lines)
     return "\n".join(kept)
 
 
