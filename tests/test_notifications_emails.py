@@ -9,6 +9,7 @@ from datetime import timedelta
 import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.handlers import Message
+from flask import current_app
 from flask_babel import force_locale, format_date
 from helpers_requests import audit_actions, fake_connection, make_request
 
@@ -228,6 +229,10 @@ def test_it_lists_every_active_grant_in_the_quarterly_review(branded, owner, out
     assert "Business settings → Partners" in owner_body
     assert "Remove partner" in owner_body
     assert quarter in owner_body
+    # The agency can remove it from Latchkey itself; the client gets no agency link.
+    base = current_app.config["LATCHKEY_BASE_URL"]
+    assert f"{base}/app/clients/{access_request.client_id}" in owner_body
+    assert "/app/" not in text_of(client_mail)
 
 
 def test_it_tells_the_agency_when_a_grant_was_removed(branded, owner, outbox):

@@ -299,12 +299,17 @@ def access_review_email(
                 "Quarterly review: the access your clients gave %(agency)s",
                 agency=agency.brand_name,
             )
-        by_client: dict[str, list[Line]] = {}
+        by_client: dict[tuple[str, int], list[Line]] = {}
         for grant in grants:
-            name = grant.access_request.client.name
-            by_client.setdefault(name, []).append(
+            client = grant.access_request.client
+            by_client.setdefault((client.name or "", client.id), []).append(
                 grant_line(grant, agency.brand_name, with_steps=True)
             )
+        # (client name, its lines, where the agency removes that access in Latchkey)
+        groups = [
+            (name, lines, app_url("admin.client_detail", client_id=client_id))
+            for (name, client_id), lines in sorted(by_client.items())
+        ]
         return _build(
             to,
             agency,
@@ -312,7 +317,7 @@ def access_review_email(
             "access_review",
             audience=audience,
             quarter=quarter,
-            groups=sorted(by_client.items()),
+            groups=groups,
             count=len(grants),
         )
 
