@@ -121,6 +121,7 @@ def test_an_admin_removes_verified_access_through_the_platform(
     # The page says so, and offers nothing more to remove for it.
     detail = _page(admin, f"/app/requests/{access_request.id}")
     assert "Access removed on Pinterest" in detail
+    assert "Access removed by the agency" in detail  # the timeline
     assert remove_url not in detail
     # The nightly check leaves a removed grant alone: no "access lost" alert.
     before = len(outbox())
