@@ -690,7 +690,8 @@ _RENDER_PATHS: dict = {}
 
 
 class _RecordingHTML:
-    """Stands in for weasyprint.HTML: notes whether the collector ran, can stall or fail."""
+    """Stands in for the renderer's ReportHTML: notes whether the collector ran; can
+    stall or fail."""
 
     seen: list[bool] = []
     release = threading.Event()
