@@ -69,6 +69,30 @@ def make_request(agency, user, items=None, **kwargs):
     return create_request(agency, user, items=PINTEREST_ITEMS if items is None else items, **kwargs)
 
 
+def add_grant(access_request, index: int, status: str = "verified", **fields):
+    """A grant row for item `index` of the request (no platform is called)."""
+    from portal.models import Grant
+
+    item = access_request.items[index]
+    values = {
+        "agency_id": access_request.agency_id,
+        "item_index": index,
+        "platform": item["platform"],
+        "asset_type": item["asset_type"],
+        "permissions": item["permissions"],
+        "asset_id": f"asset-{index}",
+        "asset_name": f"Asset {index}",
+        "status": status,
+        "granted_at": utcnow(),
+        "external": {"client_business_id": "777"},
+    }
+    values.update(fields)
+    grant = Grant(**values)
+    access_request.grants.append(grant)
+    db.session.commit()
+    return grant
+
+
 def query_params(url: str) -> dict[str, str]:
     return {k: v[0] for k, v in parse_qs(urlsplit(url).query).items()}
 

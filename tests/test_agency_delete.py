@@ -7,7 +7,7 @@ from helpers_auth import csrf_token
 
 from portal.extensions import db
 from portal.models import AccessRequest, Agency, AuditEvent, Grant, Membership, User
-from tests.helpers_requests import fake_connection, make_request
+from tests.helpers_requests import add_grant, fake_connection, make_request
 
 URL = "/app/team/delete-agency"
 
@@ -80,19 +80,7 @@ def test_it_lists_the_clients_whose_access_to_remove_first(client, auth, agency,
     for index, (request, status) in enumerate(
         [(first, "verified"), (first, "granted"), (second, "verified"), (second, "removed")]
     ):
-        db.session.add(
-            Grant(
-                agency_id=agency.id,
-                access_request_id=request.id,
-                item_index=0,
-                platform="pinterest",
-                asset_type="AD_ACCOUNT",
-                asset_id=f"a-{index}",
-                permissions=["CAMPAIGN_MANAGER"],
-                status=status,
-            )
-        )
-    db.session.commit()
+        add_grant(request, 0, status, asset_id=f"a-{index}")
     auth.login(owner)
 
     html = " ".join(client.get(URL).get_data(as_text=True).split())

@@ -5,7 +5,13 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from helpers_requests import audit_actions, fake_connection, make_request, sandbox_connection
+from helpers_requests import (
+    add_grant,
+    audit_actions,
+    fake_connection,
+    make_request,
+    sandbox_connection,
+)
 from rq import Queue
 from rq.job import Job
 from rq.registry import FailedJobRegistry, ScheduledJobRegistry
@@ -51,27 +57,6 @@ def release_scheduled() -> int:
             queue.enqueue_job(Job.fetch(job_id, connection=conn))
             moved += 1
     return moved
-
-
-def add_grant(access_request, index: int, status: str = "verified", **fields) -> Grant:
-    item = access_request.items[index]
-    values = {
-        "agency_id": access_request.agency_id,
-        "item_index": index,
-        "platform": item["platform"],
-        "asset_type": item["asset_type"],
-        "permissions": item["permissions"],
-        "asset_id": f"asset-{index}",
-        "asset_name": f"Asset {index}",
-        "status": status,
-        "granted_at": utcnow(),
-        "external": {"client_business_id": "777"},
-    }
-    values.update(fields)
-    grant = Grant(**values)
-    access_request.grants.append(grant)
-    db.session.commit()
-    return grant
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ where no API can, and everything ends in the audit trail."""
 from __future__ import annotations
 
 import pytest
-from helpers_requests import audit_actions, csrf_from, fake_connection, make_request
+from helpers_requests import add_grant, audit_actions, csrf_from, fake_connection, make_request
 from helpers_requests import sandbox_connection as connect_sandbox
 from sqlalchemy import select
 
@@ -41,29 +41,11 @@ def _last_event(agency_id: int) -> AuditEvent:
     )
 
 
-def _grant(access_request, status: str, platform="pinterest", asset_type="AD_ACCOUNT", **fields):
-    grant = Grant(
-        agency_id=access_request.agency_id,
-        access_request_id=access_request.id,
-        item_index=0,
-        platform=platform,
-        asset_type=asset_type,
-        asset_id=f"asset-{status}-{access_request.id}",
-        asset_name="Spring shop",
-        permissions=fields.pop("permissions", ["CAMPAIGN_MANAGER"]),
-        status=status,
-        **fields,
-    )
-    db.session.add(grant)
-    db.session.commit()
-    return grant
-
-
 def _shopify_store(access_request) -> Grant:
     """A verified guided grant: no API can remove it."""
-    return _grant(
+    return add_grant(
         access_request,
-        "verified",
+        0,
         platform="shopify",
         asset_type="STORE",
         permissions=["PRODUCTS"],
@@ -156,7 +138,7 @@ def test_where_no_api_can_the_admin_follows_the_steps_and_records_it(auth, agenc
 def test_a_refusal_is_explained_kept_in_the_trail_and_changes_nothing(auth, agency, owner):
     connection = fake_connection(agency)
     access_request, _token = make_request(agency, owner)
-    grant = _grant(access_request, "verified")
+    grant = add_grant(access_request, 0)
     connection.status = "expired"  # the agency's Pinterest connection stopped working
     db.session.commit()
     admin = auth.login(owner)
@@ -178,7 +160,7 @@ def test_the_pinterest_tag_has_nothing_to_remove_through_the_api(
 ):
     connect_sandbox(agency)
     access_request, _token = make_request(agency, owner)
-    tag = _grant(access_request, "verified", asset_type="TAG", permissions=["VIEW"])
+    tag = add_grant(access_request, 0, asset_type="TAG", permissions=["VIEW"])
     admin = auth.login(owner)
     page = _page(admin, f"/app/requests/{access_request.id}/grants/{tag.id}/remove")
 
@@ -195,7 +177,7 @@ def test_the_pinterest_tag_has_nothing_to_remove_through_the_api(
 def test_only_access_the_agency_holds_can_be_removed(auth, agency, owner, status):
     fake_connection(agency)
     access_request, _token = make_request(agency, owner)
-    grant = _grant(access_request, status)
+    grant = add_grant(access_request, 0, status)
     admin = auth.login(owner)
     path = f"/app/requests/{access_request.id}/grants/{grant.id}/remove"
 
@@ -210,7 +192,7 @@ def test_only_access_the_agency_holds_can_be_removed(auth, agency, owner, status
 def test_members_see_no_remove_link_and_cannot_remove(auth, agency, owner, member):
     fake_connection(agency)
     access_request, _token = make_request(agency, owner)
-    grant = _grant(access_request, "verified")
+    grant = add_grant(access_request, 0)
     client = auth.login(member)
     detail = _page(client, f"/app/requests/{access_request.id}")
     path = f"/app/requests/{access_request.id}/grants/{grant.id}/remove"
@@ -281,7 +263,7 @@ def test_a_platform_asking_to_wait_makes_the_removal_job_retry(agency, owner, mo
 
     fake_connection(agency)
     access_request, _token = make_request(agency, owner)
-    grant = _grant(access_request, "verified")
+    grant = add_grant(access_request, 0)
     calls = []
 
     def busy(*args):

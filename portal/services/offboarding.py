@@ -175,7 +175,7 @@ def remove_all(grant_ids: list[int], actor: audit.Actor) -> tuple[int, int, bool
     retry = False
     for grant_id in grant_ids:
         grant = db.session.get(Grant, grant_id)
-        if grant is None or not can_remove(grant) or not has_removal_api(grant):
+        if grant is None or not has_removal_api(grant):
             continue
         try:
             remove_through_platform(grant, actor)
