@@ -6,6 +6,7 @@ import socket
 from contextlib import closing
 from datetime import timedelta
 
+import helpers_requests
 import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.handlers import Message
@@ -49,25 +50,14 @@ def html_of(message) -> str:
 
 
 def add_grant(access_request, index: int, status: str = "verified", **fields) -> Grant:
+    """The shared helper's grant, named after the client and verified when it says so."""
     item = access_request.items[index]
     values = {
-        "agency_id": access_request.agency_id,
-        "item_index": index,
-        "platform": item["platform"],
-        "asset_type": item["asset_type"],
-        "permissions": item["permissions"],
         "asset_id": f"54975{index}",
         "asset_name": f"Blue Harbor {item['asset_type'].title()}",
-        "status": status,
-        "granted_at": utcnow(),
         "verified_at": utcnow() if status == "verified" else None,
-        "external": {"client_business_id": "777"},
     }
-    values.update(fields)
-    grant = Grant(**values)
-    access_request.grants.append(grant)
-    db.session.commit()
-    return grant
+    return helpers_requests.add_grant(access_request, index, status, **{**values, **fields})
 
 
 def complete(access_request) -> None:
