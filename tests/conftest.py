@@ -61,12 +61,40 @@ def database_url(tmp_root: Path) -> str:
         import psycopg
 
         base, _, name = url.rpartition("/")
-        new_name = f"{name}_{_session_tag()}"
+        new_name = f"{name}_run_{_session_tag()}"
         with psycopg.connect(_plain(url), autocommit=True) as conn:
+            _drop_abandoned_databases(conn, name)
             conn.execute(f'DROP DATABASE IF EXISTS "{new_name}" WITH (FORCE)')
             conn.execute(f'CREATE DATABASE "{new_name}"')
         url = f"{base}/{new_name}"
     return url
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _abandoned(tag: str) -> bool:
+    """A run tag ("gw0_1234", "main_1234", "smoke_1234") whose process is gone."""
+    pid = tag.rsplit("_", 1)[-1]
+    return pid.isdigit() and not _pid_alive(int(pid))
+
+
+def _drop_abandoned_databases(conn, name: str) -> None:
+    """Drop the databases of runs that were killed before they could clean up."""
+    rows = conn.execute(
+        "SELECT datname FROM pg_database WHERE datname LIKE %s OR datname LIKE %s",
+        (f"{name}\\_run\\_%", f"{name}\\_smoke\\_%"),
+    ).fetchall()
+    for (datname,) in rows:
+        if _abandoned(datname):
+            conn.execute(f'DROP DATABASE IF EXISTS "{datname}" WITH (FORCE)')
 
 
 def _plain(url: str) -> str:
@@ -98,8 +126,15 @@ def redis_url() -> str | None:
 
     root = url.rsplit("/", 1)[0]
     claims = Redis.from_url(root + "/0")
+    for index in range(2, 16):  # first, what killed runs left behind
+        key = f"latchkey-test:redis-index:{index}"
+        holder = claims.get(key)
+        if holder is not None and _abandoned(holder.decode()):
+            Redis.from_url(f"{root}/{index}").flushdb()
+            claims.delete(key)
     for index in range(2, 16):
-        if claims.set(f"latchkey-test:redis-index:{index}", _session_tag(), nx=True, ex=7200):
+        key = f"latchkey-test:redis-index:{index}"
+        if claims.set(key, _session_tag(), nx=True, ex=7200):
             _CLAIMED.append((root, index))
             return f"{root}/{index}"
     pytest.exit("no free Redis database index (2..15) for this test run", returncode=3)
@@ -379,15 +414,14 @@ def auth(client):
 @pytest.fixture
 def rq_worker(app, needs_redis):
     """Run every queued job now with RQ's SimpleWorker (burst) against real Redis."""
-    from rq import SimpleWorker
-
     from portal.kv import redis_connection
     from worker import QUEUES, set_worker_app
+    from worker.runner import LatchkeySimpleWorker
 
     set_worker_app(app)
 
     def run(queues=QUEUES, max_jobs: int | None = None):
-        worker = SimpleWorker(list(queues), connection=redis_connection())
+        worker = LatchkeySimpleWorker(list(queues), connection=redis_connection())
         worker.work(burst=True, max_jobs=max_jobs)
         return worker
 
@@ -696,6 +730,18 @@ LOG_AUDIT = LogAudit()
 
 def pytest_configure(config):
     LOG_AUDIT.install()
+    _interrupt_on_sigterm()
+
+
+def _interrupt_on_sigterm() -> None:
+    """SIGTERM (CI stopping, a killed terminal) tears down like Ctrl-C: databases are dropped."""
+    import signal
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, interrupt)
 
 
 def pytest_runtest_logstart(nodeid, location):

@@ -76,7 +76,35 @@ def prepare_for_fork(app: Flask) -> None:
     warm_up(app)
 
 
-class LatchkeyWorker(Worker):
+class StopsPromptly:
+    """An RQ worker whose command listener stops within a second of teardown.
+
+    RQ listens for commands (stop a job, shut down) on a Redis pub/sub
+    thread that it starts with `sleep_time=60` and stops at teardown. Since
+    redis-py 8, `PubSubWorkerThread.stop()` waits for that thread to end,
+    and a thread that has already seen its unsubscribe waits out the rest of
+    its 60 s in `get_message` first: every burst, and every `latchkey
+    worker` shutdown, then took up to a minute. Polling once a second costs
+    nothing and bounds that wait, on redis-py 7 and 8 alike.
+    """
+
+    pubsub_poll_seconds = 1.0
+
+    def subscribe(self) -> None:
+        self.pubsub = self.connection.pubsub()
+        self.pubsub.subscribe(**{self.pubsub_channel_name: self.handle_payload})
+        self.pubsub_thread = self.pubsub.run_in_thread(
+            sleep_time=self.pubsub_poll_seconds,
+            daemon=True,
+            exception_handler=self._pubsub_exception_handler,
+        )
+
+
+class LatchkeySimpleWorker(StopsPromptly, SimpleWorker):
+    """RQ's SimpleWorker (jobs in the worker process), stopping promptly."""
+
+
+class LatchkeyWorker(StopsPromptly, Worker):
     """RQ's forking Worker that runs the light `default` queue in-process.
 
     A work horse per job isolates what may crash, hang in C code or grow

@@ -11,13 +11,20 @@
 from __future__ import annotations
 
 import re
+import sys
 import threading
 import time
+import traceback
 from dataclasses import dataclass, field
 
 from playwright.sync_api import BrowserContext, Page, expect
+from rq.timeouts import TimerDeathPenalty
 
 from portal.extensions import db
+from worker.runner import LatchkeySimpleWorker
+
+# A worker that takes longer than this to stop is hung (tests/test_worker_stops.py).
+STOP_SECONDS = 20
 
 # Counted by the page itself: every click a person makes (isTrusted) on any
 # page of the 127.0.0.1 origin (the client pages and the emulated Pinterest),
@@ -34,6 +41,15 @@ document.addEventListener("click", function (event) {
 # ------------------------------------------------------------------ jobs
 
 
+class ThreadWorker(LatchkeySimpleWorker):
+    """A SimpleWorker for a thread: no signal handlers, jobs timed out by a timer."""
+
+    death_penalty_class = TimerDeathPenalty
+
+    def _install_signal_handlers(self):
+        pass
+
+
 class BackgroundWorker:
     """RQ's SimpleWorker on a thread, in bursts, until stopped.
 
@@ -44,17 +60,8 @@ class BackgroundWorker:
     """
 
     def __init__(self, app, poll: float = 0.1):
-        from rq import SimpleWorker
-        from rq.timeouts import TimerDeathPenalty
-
         from portal.kv import redis_connection
         from worker import QUEUES, set_worker_app
-
-        class ThreadWorker(SimpleWorker):
-            death_penalty_class = TimerDeathPenalty
-
-            def _install_signal_handlers(self):
-                pass
 
         set_worker_app(app)
         self.worker_class = ThreadWorker
@@ -65,6 +72,7 @@ class BackgroundWorker:
         self.stopping = threading.Event()
         self.errors: list[BaseException] = []
         self.jobs_run = 0
+        self.bursts = 0
         self.thread = threading.Thread(target=self._loop, name="rq-browser-worker", daemon=True)
 
     def __enter__(self) -> BackgroundWorker:
@@ -76,8 +84,14 @@ class BackgroundWorker:
 
     def stop(self) -> None:
         self.stopping.set()
-        self.thread.join(timeout=30)
-        assert not self.thread.is_alive(), "the RQ worker thread did not stop"
+        self.thread.join(timeout=STOP_SECONDS)
+        if self.thread.is_alive():
+            frame = sys._current_frames().get(self.thread.ident)
+            where = "".join(traceback.format_stack(frame)) if frame else "(no stack)"
+            raise AssertionError(
+                f"the RQ worker thread did not stop within {STOP_SECONDS} s; it hangs here:\n"
+                + where
+            )
         assert not self.errors, self.errors
 
     def _loop(self) -> None:
@@ -93,6 +107,7 @@ class BackgroundWorker:
                 worker = self.worker_class(queues, connection=self.connection)
                 if worker.work(burst=True, logging_level="WARNING"):
                     self.jobs_run += 1
+                self.bursts += 1
             except Exception as exc:  # reported by stop(), which fails the test
                 self.errors.append(exc)
                 return
