@@ -104,22 +104,42 @@ def audit_group() -> None:
     """Inspect the audit trail."""
 
 
+def _anchor(_ctx, _param, value: str | None):
+    from .audit import Anchor
+
+    if value is None:
+        return None
+    try:
+        return Anchor.parse(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
 @audit_group.command("verify")
 @click.option("--agency", "slug", required=True, help="The agency's slug.")
+@click.option(
+    "--anchor",
+    callback=_anchor,
+    metavar="LENGTH:HEAD",
+    help="A length and head hash the chain had (from a PDF confirmation or a webhook's "
+    "latchkey-audit-length and latchkey-audit-head headers): events deleted since are reported.",
+)
 @with_appcontext
-def audit_verify(slug: str) -> None:
-    """Check the agency's audit hash chain; exit 1 if it is broken."""
+def audit_verify(slug: str, anchor) -> None:
+    """Check the agency's audit hash chain; exit 1 if it is broken.
+
+    Every event, its link to the one before, the chain's signed head, its
+    latest stored checkpoint and the anchor given, if any.
+    """
     from .audit import verify_chain
 
     agency = _agency_by_slug(slug)
-    result = verify_chain(agency.id)
+    result = verify_chain(agency.id, anchor=anchor)
     if result.ok:
         click.echo(f"ok {result.count} events")
         return
-    click.echo(
-        f"broken at event {result.broken_event_id} "
-        f"after {result.count} good events: {result.reason}"
-    )
+    where = f"at event {result.broken_event_id} " if result.broken_event_id else ""
+    click.echo(f"broken {where}after {result.count} good events: {result.reason}")
     sys.exit(1)
 
 
@@ -180,7 +200,10 @@ def demo_command() -> None:
 
 
 def init_app(app: Flask) -> None:
+    from .platforms.commands import platforms_group
+
     app.cli.add_command(agency_group)
+    app.cli.add_command(platforms_group)
     app.cli.add_command(apikey_group)
     app.cli.add_command(audit_group)
     app.cli.add_command(keys_group)

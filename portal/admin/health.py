@@ -17,7 +17,7 @@ page is careful about what it shows:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from flask import abort, current_app, flash, g, redirect, url_for
 from flask_babel import gettext as _
@@ -27,6 +27,7 @@ from .. import audit, nav
 from ..auth.session import role_required
 from ..extensions import db
 from ..models import AccessRequest, Agency, Grant
+from ..platforms import versions
 from ..web import render
 from . import bp
 
@@ -163,6 +164,7 @@ def health():
         others=others,
         workers=workers,
         periodic=_periodic_runs(),
+        api_versions=versions.report(datetime.now(UTC).date()),
     )
 
 
