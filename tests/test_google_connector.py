@@ -23,6 +23,7 @@ from test_api_support import api_key, bearer
 
 from portal import platforms
 from portal.platforms.base import PlatformError
+from portal.platforms.google.ads import API_VERSION
 from portal.platforms.google.api import GoogleApi, google_error
 from portal.sandbox import core
 
@@ -327,7 +328,7 @@ class _Stub:
 def stub(app, connector, monkeypatch):
     server = _Stub()
     urls = dict(app.extensions["latchkey_platform_urls"]["google"])
-    urls["ads"] = server.url + "/v22"
+    urls["ads"] = server.url + "/" + API_VERSION
     monkeypatch.setitem(app.extensions["latchkey_platform_urls"], "google", urls)
     yield server
     server.server.shutdown()
@@ -342,7 +343,10 @@ def _ads_failure(code: int, status: str, error: dict) -> dict:
             "status": status,
             "details": [
                 {
-                    "@type": "type.googleapis.com/google.ads.googleads.v22.errors.GoogleAdsFailure",
+                    "@type": (
+                        f"type.googleapis.com/google.ads.googleads.{API_VERSION}"
+                        ".errors.GoogleAdsFailure"
+                    ),
                     "errors": [{"errorCode": error, "message": "said by Google"}],
                     "requestId": "abc",
                 }

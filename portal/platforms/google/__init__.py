@@ -44,6 +44,7 @@ from ..base import (
     Token,
     VerifyResult,
 )
+from .ads import API_URL as ADS_API_URL
 from .ads import GoogleAds
 from .analytics import GoogleAnalytics
 from .api import GoogleApi
@@ -65,16 +66,19 @@ class GoogleConnector(Connector):
     grants_to_business = False
     needs_agency_connection = True
     real_urls = {
-        "api": "https://openidconnect.googleapis.com/v1",
+        # Who signed in: the OAuth2 API's userinfo, the one Google describes in a
+        # discovery document (oauth2 v2); it answers `id` where OpenID says `sub`.
+        "api": "https://www.googleapis.com/oauth2/v2",
         "authorize": "https://accounts.google.com/o/oauth2/v2/auth",
         "token": "https://oauth2.googleapis.com/token",
-        "ads": "https://googleads.googleapis.com/v22",
+        "ads": ADS_API_URL,
         "analytics": "https://analyticsadmin.googleapis.com/v1alpha",
         "tagmanager": "https://tagmanager.googleapis.com/tagmanager/v2",
         "merchant": "https://merchantapi.googleapis.com/accounts/v1",
         "business_accounts": "https://mybusinessaccountmanagement.googleapis.com/v1",
         "business_info": "https://mybusinessbusinessinformation.googleapis.com/v1",
-        "search_console": "https://www.googleapis.com/webmasters/v3",
+        # Search Console API (searchconsole v1), which serves the webmasters v3 paths.
+        "search_console": "https://searchconsole.googleapis.com/webmasters/v3",
         "search_console_ui": "https://search.google.com/search-console",
     }
     # Seconds to wait for Google before giving up on a call.
@@ -148,7 +152,7 @@ class GoogleConnector(Connector):
         identity: dict[str, Any] = {
             "email": email,
             "name": display if display == email else f"{display} ({email})",
-            "sub": str(user.get("sub") or ""),
+            "sub": str(user.get("id") or ""),
             "account_id": email,
             "manager_id": manager.get("id", ""),
             "manager_name": manager.get("name", ""),

@@ -30,9 +30,16 @@ from ..base import (
     Token,
     VerifyResult,
 )
+from ..versions import GOOGLE_ADS
+from .ads_refusals import link_refusal
 from .api import TWO_STEP_URL, google_error
 from .common import Product, Survey, agency_not_connected, failed, manager_id, refusal
 
+# The Google Ads API version, set in portal/platforms/versions.py with its
+# sunset: Google retires each about a year after its release. Moving it takes
+# its description too (tests/platform_specs/google/ads-<version>.json).
+API_VERSION = GOOGLE_ADS.version
+API_URL = f"https://googleads.googleapis.com/{API_VERSION}"
 SCOPE = "https://www.googleapis.com/auth/adwords"
 MANAGER_LINK = Permission(
     "MANAGER_LINK",
@@ -295,7 +302,7 @@ class GoogleAds(Product):
                     ),
                     "agency_not_manager",
                 ) from None
-            raise self._link_refusal(exc) from None
+            raise link_refusal(exc) from None
         resource = ((body or {}).get("result") or {}).get("resourceName") or ""
         if "~" not in resource:
             raise PlatformError(
@@ -330,7 +337,7 @@ class GoogleAds(Product):
                 },
             )
         except PlatformError as exc:
-            raise self._link_refusal(exc) from None
+            raise link_refusal(exc) from None
 
     def _link(
         self, agency_token: Token, manager: str, client: str, statuses: tuple[str, ...] = ()
@@ -353,72 +360,6 @@ class GoogleAds(Product):
                 if status == wanted:
                     return link_id, status
         return links[0] if links and not statuses else None
-
-    def _link_refusal(self, exc: PlatformError) -> PlatformError:
-        reason = google_error(exc).reason
-        words = {
-            "NON_OWNER_USER_CANNOT_MODIFY_LINK": (
-                _("Only an administrator of this Google Ads account can accept the link."),
-                _(
-                    "Ask an administrator of the account to open this link and finish this "
-                    "step, or to give you administrator access in Google Ads (Admin → Access "
-                    "and security). Then press Retry."
-                ),
-                "not_admin",
-            ),
-            "USER_PERMISSION_DENIED": (
-                _("This Google account cannot manage that Google Ads account."),
-                _(
-                    "Sign in to Google with an administrator of the ad account, or ask one to "
-                    "give you administrator access (Admin → Access and security). Then press "
-                    "Retry."
-                ),
-                "not_admin",
-            ),
-            "TOO_MANY_MANAGERS": (
-                _("This Google Ads account already has as many manager accounts as Google allows."),
-                _(
-                    "Unlink a manager account you no longer use in Google Ads (Admin → Access "
-                    "and security → Managers), then press Retry."
-                ),
-                "too_many_managers",
-            ),
-            "ALREADY_MANAGED_IN_HIERARCHY": (
-                _("This Google Ads account is already managed within the agency's accounts."),
-                _("Nothing to do on your side: let the agency know it already has access."),
-                "already_managed",
-            ),
-            "ACCOUNTS_NOT_COMPATIBLE_FOR_LINKING": (
-                _("Google Ads does not let these two accounts be linked."),
-                _(
-                    "A test account can only be linked to a test manager account. Check with "
-                    "the agency that you chose the right ad account."
-                ),
-                "not_compatible",
-            ),
-            "CUSTOMER_CANNOT_MANAGE_SELF": (
-                _("You chose the agency's own manager account."),
-                _("Sign in to Google with your own account and choose your ad account."),
-                "same_account",
-            ),
-            "CLIENT_HAS_NO_ADMIN_USER": (
-                _("This Google Ads account has no administrator, so nobody can accept the link."),
-                _(
-                    "Give someone administrator access in Google Ads (Admin → Access and "
-                    "security), then press Retry."
-                ),
-                "no_admin",
-            ),
-            "TOO_MANY_INVITES": (
-                _("The agency has too many link requests waiting in Google Ads."),
-                _("Let the agency know; once it has cancelled old requests, press Retry."),
-                "too_many_invites",
-            ),
-        }.get(reason)
-        if words is None:
-            return exc
-        message, fix, code = words
-        return refusal(exc, message, fix, code)
 
     # ------------------------------------------------------- agency side
 
@@ -564,4 +505,11 @@ def _two_step_problem() -> Problem:
     )
 
 
-__all__ = ["ADS_ACCOUNT", "MANAGER_LINK", "GoogleAds", "format_customer_id"]
+__all__ = [
+    "ADS_ACCOUNT",
+    "API_URL",
+    "API_VERSION",
+    "MANAGER_LINK",
+    "GoogleAds",
+    "format_customer_id",
+]

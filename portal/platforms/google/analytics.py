@@ -197,7 +197,8 @@ class GoogleAnalytics(Product):
             "PATCH",
             f"/{existing['name']}",
             token,
-            json={"name": existing["name"], "user": email, "roles": [role, *others]},
+            # `name` is output-only in the AccessBinding description: the path names it.
+            json={"user": email, "roles": [role, *others]},
         )
 
     def _binding_of(self, token: Token, parent: str, email: str) -> dict | None:

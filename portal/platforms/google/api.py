@@ -145,8 +145,8 @@ class GoogleApi:
             if not isinstance(body, Mapping):
                 return
             for item in body.get(key) or ():
-                if isinstance(item, Mapping):
-                    yield dict(item)
+                if isinstance(item, dict):
+                    yield item
             following = body.get("nextPageToken")
             if not following:
                 return

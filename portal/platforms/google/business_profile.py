@@ -103,7 +103,9 @@ class BusinessProfile(Product):
         )
 
     def admins(self, token: Token, location_id: str) -> list[dict]:
-        return list(self.api.pages(f"/locations/{location_id}/admins", token, "admins"))
+        # One answer: Google describes no paging for a location's admins.
+        body = self.api.call("GET", f"/locations/{location_id}/admins", token)
+        return [a for a in (body or {}).get("admins") or () if isinstance(a, dict)]
 
     # ------------------------------------------------------- client side
 
@@ -315,12 +317,14 @@ class BusinessProfile(Product):
         name = str(external.get("location_name") or "")
         address = str(external.get("address") or "")
         for account in sorted(personal):
-            for invitation in self.api.pages(
+            # One answer: Google describes no paging for invitations.
+            body = self.api.call(
+                "GET",
                 f"/{account}/invitations",
                 token,
-                "invitations",
-                {"filter": "target_type=LOCATIONS_ONLY"},
-            ):
+                params={"filter": "target_type=LOCATIONS_ONLY"},
+            )
+            for invitation in (body or {}).get("invitations") or ():
                 target = invitation.get("targetLocation") or {}
                 if target.get("locationName") != name:
                     continue

@@ -1,10 +1,16 @@
 """Google Search Console: no API adds users, so the client follows steps.
 
 The client signs in so Latchkey can list the properties they own
-(`GET /webmasters/v3/sites`), chooses one, then adds the agency's Google
-account in Search Console themselves (Settings → Users and permissions).
-Verification uses the agency's token: the property must be in the agency's
-own `sites` list with at least the permission level asked for.
+(Search Console API `GET /webmasters/v3/sites`), chooses one, then adds the
+agency's Google account in Search Console themselves (Settings → Users and
+permissions). Verification uses the agency's token: the property must be in
+the agency's own `sites` list with at least the permission level asked for.
+
+Google spells the permission level two ways: the Search Console API's
+description (searchconsole v1) lists `SITE_OWNER`, `SITE_FULL_USER`, ...,
+while the older webmasters v3 description, and the API's answers, say
+`siteOwner`, `siteFullUser`, ... Both are read (`permission_level`); Latchkey
+names the levels the second way.
 """
 
 from __future__ import annotations
@@ -42,6 +48,14 @@ FULL = P(
 )
 RESTRICTED = P("siteRestrictedUser", _l("Restricted"), _l("See most data; change nothing."))
 LEVEL_ORDER = (RESTRICTED.id, FULL.id, OWNER.id)
+UNVERIFIED = "siteUnverifiedUser"
+# searchconsole v1's spelling -> webmasters v3's (Latchkey's permission ids).
+SPELLINGS = {
+    "SITE_OWNER": OWNER.id,
+    "SITE_FULL_USER": FULL.id,
+    "SITE_RESTRICTED_USER": RESTRICTED.id,
+    "SITE_UNVERIFIED_USER": UNVERIFIED,
+}
 SEARCH_CONSOLE_PROPERTY = AssetType(
     "SEARCH_CONSOLE_PROPERTY",
     _l("Search Console property"),
@@ -59,6 +73,12 @@ def site_name(site_url: str) -> str:
     return site_url
 
 
+def permission_level(value: object) -> str:
+    """A site's permission level in Latchkey's spelling, whichever way Google spelt it."""
+    level = str(value or "")
+    return SPELLINGS.get(level, level)
+
+
 def same_site(a: str, b: str) -> bool:
     return a.rstrip("/").lower() == b.rstrip("/").lower()
 
@@ -71,8 +91,16 @@ class SearchConsole(Product):
     asset_types = (SEARCH_CONSOLE_PROPERTY,)
 
     def sites(self, token: Token) -> list[dict]:
+        """The properties this Google account sees: [{"siteUrl", "permissionLevel"}]."""
         body = self.api.call("GET", "/sites", token)
-        return [s for s in (body or {}).get("siteEntry") or () if isinstance(s, dict)]
+        return [
+            {
+                "siteUrl": str(site.get("siteUrl") or ""),
+                "permissionLevel": permission_level(site.get("permissionLevel")),
+            }
+            for site in (body or {}).get("siteEntry") or ()
+            if isinstance(site, dict)
+        ]
 
     def users_page(self, site_url: str | None = None) -> str:
         """Search Console's Users and permissions page (the sandbox's when it is on)."""
@@ -241,4 +269,4 @@ class SearchConsole(Product):
         ]
 
 
-__all__ = ["SEARCH_CONSOLE_PROPERTY", "SearchConsole", "same_site", "site_name"]
+__all__ = ["SEARCH_CONSOLE_PROPERTY", "SearchConsole", "permission_level", "same_site", "site_name"]

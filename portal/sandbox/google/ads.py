@@ -1,6 +1,8 @@
 """The emulated Google Ads API (REST), on the real paths and payload shapes.
 
-Served at `/sandbox/google/googleads.googleapis.com/v22/...`:
+Served at `/sandbox/google/googleads.googleapis.com/<version>/...`, the
+version the connector uses (`API_VERSION`), as described by
+tests/platform_specs/google/ads-<version>.json (from Google's protos):
 
 - `GET customers:listAccessibleCustomers`: the accounts the person reaches directly;
 - `POST customers/{id}/googleAds:search`: GAQL over `customer`,
@@ -27,11 +29,12 @@ from typing import Any
 from flask import request
 
 from ...extensions import db
+from ...platforms.google.ads import API_VERSION
 from .. import core
-from . import common
+from . import common, gaql
 from . import world as w
 
-HOST = "googleads.googleapis.com/v22"
+HOST = f"googleads.googleapis.com/{API_VERSION}"
 SCOPES = ("https://www.googleapis.com/auth/adwords",)
 LINK_STATUSES = ("ACTIVE", "INACTIVE", "PENDING", "REFUSED", "CANCELED")
 TOP_MESSAGES = {
@@ -43,7 +46,7 @@ TOP_MESSAGES = {
 
 def ads_error(code: int, kind: str, value: str, message: str) -> core.SandboxAPIError:
     failure = {
-        "@type": "type.googleapis.com/google.ads.googleads.v22.errors.GoogleAdsFailure",
+        "@type": f"type.googleapis.com/google.ads.googleads.{API_VERSION}.errors.GoogleAdsFailure",
         "errors": [{"errorCode": {kind: value}, "message": message}],
         "requestId": secrets.token_hex(8),
     }
@@ -70,9 +73,10 @@ def _call(rule: str, methods=("POST",)):
     def decorate(fn):
         def checked(call: common.ApiCall, **kwargs):
             if not request.headers.get("developer-token"):
+                # RequestError (not AuthenticationError) in Google's protos.
                 raise ads_error(
-                    401,
-                    "authenticationError",
+                    400,
+                    "requestError",
                     "DEVELOPER_TOKEN_PARAMETER_MISSING",
                     "The developer token is not in the request header.",
                 )
@@ -135,113 +139,9 @@ def ads_list_accessible(call: common.ApiCall):
 
 # ------------------------------------------------------------------------ GAQL
 
-_QUERY = re.compile(
-    r"^\s*SELECT\s+(?P<fields>.+?)\s+FROM\s+(?P<resource>[a-z_]+)"
-    r"(?:\s+WHERE\s+(?P<where>.+?))?(?:\s+ORDER\s+BY\s+.+?)?(?:\s+LIMIT\s+(?P<limit>\d+))?\s*$",
-    re.IGNORECASE | re.DOTALL,
-)
-_CONDITION = re.compile(
-    r"^\s*(?P<field>[a-z_.]+)\s*(?P<op>!=|<=|>=|=|<|>|\bNOT\s+IN\b|\bIN\b)\s*(?P<value>.+?)\s*$",
-    re.IGNORECASE,
-)
-_LITERAL = re.compile(r"""^\s*(?:'(?P<s>[^']*)'|"(?P<d>[^"]*)"|(?P<raw>[^\s,()]+))\s*$""")
-INT64_FIELDS = frozenset({"id", "level", "manager_link_id"})
-FIELDS = {
-    "customer": (
-        "resource_name",
-        "id",
-        "descriptive_name",
-        "currency_code",
-        "time_zone",
-        "manager",
-        "test_account",
-        "status",
-    ),
-    "customer_client": (
-        "resource_name",
-        "client_customer",
-        "id",
-        "descriptive_name",
-        "level",
-        "manager",
-        "status",
-        "currency_code",
-        "time_zone",
-        "hidden",
-        "test_account",
-    ),
-    "customer_client_link": (
-        "resource_name",
-        "client_customer",
-        "manager_link_id",
-        "status",
-        "hidden",
-    ),
-    "customer_manager_link": ("resource_name", "manager_customer", "manager_link_id", "status"),
-}
-
 
 def query_error(value: str, message: str) -> core.SandboxAPIError:
     return ads_error(400, "queryError", value, message)
-
-
-def _literal(raw: str) -> Any:
-    match = _LITERAL.match(raw)
-    if not match:
-        raise query_error("UNEXPECTED_INPUT", f"Error in query: unexpected input {raw}.")
-    if match.group("s") is not None or match.group("d") is not None:
-        return match.group("s") if match.group("s") is not None else match.group("d")
-    value = match.group("raw")
-    if value.upper() in ("TRUE", "FALSE"):
-        return value.upper() == "TRUE"
-    return value
-
-
-def _matches(value: Any, op: str, wanted: Any) -> bool:
-    op = " ".join(op.upper().split())
-    if op in ("IN", "NOT IN"):
-        found = str(value) in [str(x) for x in wanted]
-        return found if op == "IN" else not found
-    if op in ("=", "!="):
-        same = str(value).lower() == str(wanted).lower()
-        return same if op == "=" else not same
-    try:
-        left, right = float(value), float(wanted)
-    except (TypeError, ValueError):
-        return False
-    return {"<": left < right, "<=": left <= right, ">": left > right, ">=": left >= right}[op]
-
-
-def _conditions(where: str | None, resource: str) -> list[tuple[str, str, Any]]:
-    if not where:
-        return []
-    parsed = []
-    for part in re.split(r"\s+AND\s+", where, flags=re.IGNORECASE):
-        match = _CONDITION.match(part)
-        if not match:
-            raise query_error("UNEXPECTED_INPUT", f"Error in query: cannot read '{part}'.")
-        field = match.group("field")
-        _check_field(field, resource)
-        raw = match.group("value").strip()
-        if raw.startswith("("):
-            if not raw.endswith(")"):
-                raise query_error("UNEXPECTED_END_OF_QUERY", "Error in query: missing ')'.")
-            value: Any = [_literal(x) for x in raw[1:-1].split(",") if x.strip()]
-        else:
-            value = _literal(raw)
-        parsed.append((field, match.group("op"), value))
-    return parsed
-
-
-def _check_field(field: str, resource: str) -> None:
-    prefix, _, name = field.partition(".")
-    if prefix != resource or name not in FIELDS[resource]:
-        raise query_error("UNRECOGNIZED_FIELD", f"Unrecognized field in the query: '{field}'.")
-
-
-def _camel(name: str) -> str:
-    head, *rest = name.split("_")
-    return head + "".join(part.capitalize() for part in rest)
 
 
 def _rows(resource: str, customer_id: str) -> list[dict[str, Any]]:
@@ -251,7 +151,7 @@ def _rows(resource: str, customer_id: str) -> list[dict[str, Any]]:
         return [
             {
                 "resource_name": f"customers/{customer_id}",
-                **{k: customer.get(k) for k in FIELDS["customer"] if k != "resource_name"},
+                **{k: customer.get(k) for k in gaql.FIELDS["customer"] if k != "resource_name"},
             }
         ]
     if resource == "customer_client":
@@ -306,41 +206,19 @@ def _client_row(manager_id: str, customer: dict[str, Any], client_id: str, level
     }
 
 
-def _project(row: dict[str, Any], resource: str, fields: list[str]) -> dict[str, Any]:
-    out: dict[str, Any] = {"resourceName": row["resource_name"]}
-    for field in fields:
-        name = field.split(".", 1)[1]
-        value = row.get(name)
-        if value is None:
-            continue
-        out[_camel(name)] = str(value) if name in INT64_FIELDS else value
-    return {_camel(resource): out}
-
-
 @_call("customers/<customer_id>/googleAds:search")
 def ads_search(call: common.ApiCall, customer_id: str):
     access(call, customer_id)
-    body = common.json_body()
-    match = _QUERY.match(str(body.get("query") or ""))
-    if not match:
-        raise query_error("UNEXPECTED_INPUT", "Error in query: expected SELECT ... FROM ....")
-    resource = match.group("resource").lower()
-    if resource not in FIELDS:
-        raise query_error("INVALID_RESOURCE_NAME", f"Unsupported resource '{resource}'.")
-    fields = [f.strip() for f in match.group("fields").split(",") if f.strip()]
-    for field in fields:
-        _check_field(field, resource)
-    conditions = _conditions(match.group("where"), resource)
-    rows = [
-        row
-        for row in _rows(resource, customer_id)
-        if all(_matches(row.get(f.split(".", 1)[1]), op, v) for f, op, v in conditions)
-    ]
-    if match.group("limit"):
-        rows = rows[: int(match.group("limit"))]
-    answer: dict[str, Any] = {"fieldMask": ",".join(_camel(f) for f in fields)}
+    try:
+        query = gaql.parse(str(common.json_body().get("query") or ""))
+    except gaql.QueryError as exc:
+        raise query_error(exc.code, exc.message) from None
+    rows = [row for row in _rows(query.resource, customer_id) if query.matches(row)]
+    if query.limit is not None:
+        rows = rows[: query.limit]
+    answer: dict[str, Any] = {"fieldMask": ",".join(gaql.camel(f) for f in query.fields)}
     if rows:
-        answer["results"] = [_project(row, resource, fields) for row in rows]
+        answer["results"] = [query.project(row) for row in rows]
     return answer
 
 
@@ -383,7 +261,10 @@ def _link_of(resource_name: str, pattern: str) -> tuple[str, str, str]:
     match = re.fullmatch(pattern, str(resource_name or ""))
     if not match:
         raise ads_error(
-            400, "requestError", "INVALID_RESOURCE_NAME", f"Invalid resource name {resource_name}."
+            400,
+            "requestError",
+            "RESOURCE_NAME_MALFORMED",
+            f"Invalid resource name {resource_name}.",
         )
     return match.group(1), match.group(2), match.group(3)
 

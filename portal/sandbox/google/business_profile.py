@@ -33,6 +33,8 @@ from . import world as w
 
 ACCOUNTS_HOST = "mybusinessaccountmanagement.googleapis.com/v1"
 INFO_HOST = "mybusinessbusinessinformation.googleapis.com/v1"
+# The discovery documents list no scope for these methods: *sandbox choice*,
+# the one scope Google's Business Profile pages name (business.manage).
 SCOPES = ("https://www.googleapis.com/auth/business.manage",)
 LOCATION_FIELDS = ("name", "title", "storefrontAddress")
 

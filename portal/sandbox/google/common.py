@@ -37,6 +37,13 @@ STATUS_NAMES = {
     503: "UNAVAILABLE",
 }
 
+# ErrorInfo reasons (google.api.ErrorReason) for a missing, unknown or expired token.
+TOKEN_REASONS = {
+    "missing": "CREDENTIALS_MISSING",
+    "invalid": "ACCESS_TOKEN_TYPE_UNSUPPORTED",
+    "expired": "ACCESS_TOKEN_EXPIRED",
+}
+
 
 def error(
     code: int,
@@ -116,16 +123,11 @@ def authenticate(scopes: tuple[str, ...]) -> ApiCall:
     try:
         info = core.authenticate(w.PLATFORM, request.headers.get("Authorization"))
     except core.TokenProblem as problem:
-        reason = {
-            "missing": "CREDENTIALS_MISSING",
-            "invalid": "ACCESS_TOKEN_TYPE_UNSUPPORTED",
-            "expired": "ACCESS_TOKEN_EXPIRED",
-        }[problem.reason]
         raise error(
             401,
             "Request had invalid authentication credentials. Expected OAuth 2 access token, "
             "login cookie or other valid authentication credential.",
-            reason=reason,
+            reason=TOKEN_REASONS[problem.reason],
             headers={"WWW-Authenticate": 'Bearer realm="https://accounts.google.com/"'},
         ) from None
     if scopes and not any(s in info.scopes for s in scopes):

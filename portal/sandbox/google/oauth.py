@@ -9,7 +9,9 @@
   authenticated in the body (client_secret_post, as Google documents) or with
   HTTP Basic; grant_type authorization_code or refresh_token. Google keeps
   the refresh token on refresh (it does not rotate it).
-- `GET /sandbox/google/openidconnect.googleapis.com/v1/userinfo`: who signed in.
+- `GET /sandbox/google/www.googleapis.com/oauth2/v2/userinfo`: who signed in,
+  as the OAuth2 API v2 describes it (`Userinfo`: `id`, `email`,
+  `verified_email`, `name`, ...).
 """
 
 from __future__ import annotations
@@ -79,14 +81,22 @@ def token():
     raise core.OAuthError("unsupported_grant_type", "Invalid grant_type: " + str(grant_type))
 
 
-@common.api_route("openidconnect.googleapis.com/v1/userinfo", scopes=IDENTITY_SCOPES)
+@common.api_route("www.googleapis.com/oauth2/v2/userinfo", scopes=IDENTITY_SCOPES)
 def userinfo(call: common.ApiCall):
     user = call.world()["user"]
-    body = {"sub": user["sub"]}
+    # The description says which fields exist, not which scope shows which:
+    # *sandbox choice*, as Google does, e-mail fields with `email` and the
+    # profile with `profile`.
+    body = {"id": user["sub"]}
     if "profile" in call.token.scopes:
-        body.update(name=user["name"], given_name=user["given_name"], picture=user["picture"])
+        body.update(
+            name=user["name"],
+            given_name=user["given_name"],
+            picture=user["picture"],
+            locale=user["locale"],
+        )
     if "email" in call.token.scopes:
-        body.update(email=user["email"], email_verified=user["email_verified"])
+        body.update(email=user["email"], verified_email=user["email_verified"])
     return body
 
 

@@ -1,7 +1,12 @@
 """The emulated Search Console: its sites API and its Users and permissions page.
 
-- `GET /sandbox/google/www.googleapis.com/webmasters/v3/sites`: the
-  properties the person can see, with their `permissionLevel`.
+- `GET /sandbox/google/searchconsole.googleapis.com/webmasters/v3/sites`:
+  the properties the person can see, with their `permissionLevel` spelt as
+  the Search Console API's description (searchconsole v1) lists it:
+  `SITE_OWNER`, `SITE_FULL_USER`, `SITE_RESTRICTED_USER`,
+  `SITE_UNVERIFIED_USER`. (The older webmasters v3 description leaves it a
+  free string and Google is known to answer `siteOwner`, ...: the connector
+  reads both.)
 - `GET|POST /sandbox/google/search.google.com/search-console/users`: a small
   stand-in for Search Console's Settings → Users and permissions, so the
   demo's manual step can be done: it acts as the Google account(s) that
@@ -24,7 +29,7 @@ from ..core import bp
 from . import common
 from . import world as w
 
-HOST = "www.googleapis.com/webmasters/v3"
+HOST = "searchconsole.googleapis.com/webmasters/v3"
 SCOPES = (
     "https://www.googleapis.com/auth/webmasters.readonly",
     "https://www.googleapis.com/auth/webmasters",
@@ -32,10 +37,23 @@ SCOPES = (
 UI = "/google/search.google.com/search-console"
 
 
+# The sandbox keeps levels in Search Console's UI spelling (siteOwner, ...);
+# the API answers them in its description's enum.
+API_LEVELS = {
+    "siteOwner": "SITE_OWNER",
+    "siteFullUser": "SITE_FULL_USER",
+    "siteRestrictedUser": "SITE_RESTRICTED_USER",
+    "siteUnverifiedUser": "SITE_UNVERIFIED_USER",
+}
+
+
 @common.api_route(f"{HOST}/sites", scopes=SCOPES)
 def sc_sites(call: common.ApiCall):
     entries = [
-        {"siteUrl": record.key.split("|", 1)[0], "permissionLevel": record.data["permissionLevel"]}
+        {
+            "siteUrl": record.key.split("|", 1)[0],
+            "permissionLevel": API_LEVELS[record.data["permissionLevel"]],
+        }
         for record in core.records_where_key(w.PLATFORM, "sc_user", suffix=f"|{call.email}")
     ]
     return {"siteEntry": entries} if entries else {}
