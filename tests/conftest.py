@@ -219,8 +219,31 @@ def _drop_alembic_version(db) -> None:
         conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
 
 
+def _tables_children_first() -> list[str]:
+    from portal.extensions import db
+
+    return [t.name for t in reversed(db.metadata.sorted_tables)]
+
+
+_TABLES_CHILDREN_FIRST: list[str] = []
+_POSTGRES_CLEANUP = ""
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _cleanup_statements(app):
+    global _POSTGRES_CLEANUP
+    _TABLES_CHILDREN_FIRST[:] = _tables_children_first()
+    deletes = [f'DELETE FROM "{t}"' for t in _TABLES_CHILDREN_FIRST]  # noqa: S608 (model names)
+    # Every id sequence back to 1, as TRUNCATE ... RESTART IDENTITY did.
+    restart = (
+        "SELECT setval((quote_ident(schemaname) || '.' || quote_ident(sequencename))::regclass, "
+        "1, false) FROM pg_sequences WHERE schemaname = current_schema()"
+    )
+    _POSTGRES_CLEANUP = "; ".join([*deletes, restart])
+
+
 @pytest.fixture(autouse=True)
-def _clean_state(request, app):
+def _clean_state(request, app, _cleanup_statements):
     """Each test starts with empty tables, an empty Redis and fresh rate limits."""
     from portal.extensions import db, limiter
 
@@ -231,13 +254,13 @@ def _clean_state(request, app):
     limiter._storage, limiter._limiter, limiter._storage_uri = app.extensions["test_limiter_state"]
     db.session.rollback()
     db.session.remove()
-    tables = [t.name for t in reversed(db.metadata.sorted_tables)]
     with db.engine.begin() as conn:
         if db.engine.dialect.name == "postgresql":
-            quoted = ", ".join(f'"{t}"' for t in tables)
-            conn.execute(text(f"TRUNCATE {quoted} RESTART IDENTITY CASCADE"))
+            # One round trip. DELETE, not TRUNCATE: truncating ~25 small tables
+            # costs ~400 ms (a new file per table), deleting their rows ~8 ms.
+            conn.exec_driver_sql(_POSTGRES_CLEANUP)
         else:
-            for table in tables:
+            for table in _TABLES_CHILDREN_FIRST:
                 conn.execute(text(f'DELETE FROM "{table}"'))  # noqa: S608 (model table names)
     if app.config.get("REDIS_URL"):
         from portal.kv import redis_connection
@@ -384,14 +407,18 @@ class Auth:
         self.client = client
 
     def login(self, user, agency_id: int | None = None):
+        from portal.auth.session import SESSION_ID_KEY, open_server_session
         from portal.extensions import db
 
         user = db.session.merge(user)
         membership = user.memberships[0] if user.memberships else None
+        session_id = open_server_session(user)  # the server's record of this session
+        db.session.commit()
         now = int(time.time())
         with self.client.session_transaction() as sess:
             sess.clear()
             sess["_user_id"] = user.get_id()
+            sess[SESSION_ID_KEY] = session_id
             sess["_fresh"] = True
             sess["auth_at"] = now
             sess["seen_at"] = now

@@ -4,9 +4,10 @@ Connectors reach the sandbox at `<base>/sandbox/<platform>/<real host><real
 path>` (see `portal.platforms.sandbox_url`), through `requests`: their own
 calls (`portal.platforms.http`) and Authlib's token calls alike. The recorder
 wraps `requests.Session.send` for the whole test run, so it sees them all
-without any hook in the product. Each answer's JSON is handed back to the
-connector wrapped in `TrackedDict` / `TrackedList`, which note every key the
-connector asks for: the checker then holds those reads to the description.
+without any hook in the product (and leaves out the tests' stand-in
+browsers). Each answer's JSON is handed back to the connector wrapped in
+`TrackedDict` / `TrackedList`, which note every key the connector asks for:
+the checker then holds those reads to the description.
 """
 
 from __future__ import annotations
@@ -151,6 +152,26 @@ def track(value: Any, path: ReadPath, reads: set[ReadPath]) -> Any:
     return value
 
 
+def _connector_session() -> requests.Session | None:
+    from portal.platforms import http
+
+    return http._session
+
+
+def _product_session(session: requests.Session) -> bool:
+    """A session of the product's own platform calls, not a test's stand-in browser.
+
+    Connectors call through `portal.platforms.http`'s shared session, and
+    Authlib's `OAuth2Session` exchanges codes and refreshes tokens. A test that
+    presses **Allow** on an emulated consent page plays the person's browser
+    with a plain `requests.Session`: that is the platform's web page, not its
+    API, and is not held to the API's description.
+    """
+    from authlib.integrations.requests_client import OAuth2Session
+
+    return session is _connector_session() or isinstance(session, OAuth2Session)
+
+
 class Recorder:
     """Keeps every sandbox call of the run; `on_call` sees each once it is answered."""
 
@@ -169,11 +190,13 @@ class Recorder:
 
         def send(session, request, **kwargs):
             parsed = parse_sandbox_url(request.url or "")
-            if parsed is None:
+            if parsed is None or not _product_session(session):
                 return original(session, request, **kwargs)
             call = recorder._start(request, *parsed)
             response = original(session, request, **kwargs)
-            recorder._finish(call, response)
+            # What Authlib reads of a token answer (`error`, `expires_at`) is
+            # RFC 6749's generic handling, not a connector's assumption.
+            recorder._finish(call, response, track_reads=session is _connector_session())
             return response
 
         self._original_send = original
@@ -189,7 +212,7 @@ class Recorder:
         query = parse_qs(urlsplit(request.url).query, keep_blank_values=True)
         return Call(platform, (request.method or "GET").upper(), real_url, query, body, media)
 
-    def _finish(self, call: Call, response: requests.Response) -> None:
+    def _finish(self, call: Call, response: requests.Response, track_reads: bool = True) -> None:
         call.status = response.status_code
         call.test = self.current_test
         if response.content:
@@ -197,7 +220,7 @@ class Recorder:
                 call.response = response.json()
             except ValueError:
                 call.response = None
-        if call.response is not None:
+        if call.response is not None and track_reads:
             tracked = track(call.response, (), call.reads)
             # The connector decodes the answer itself: hand it the tracked copy.
             response.json = lambda **_kw: tracked
