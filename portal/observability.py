@@ -60,11 +60,13 @@ job_log = logging.getLogger("latchkey.jobs")
 
 # -------------------------------------------------------------------- secrets
 
-# URL path segments that are secrets: client links, password resets, invitations.
-_SECRET_PATH = re.compile(r"(/(?:r|auth/reset|auth/invite)/)[A-Za-z0-9_~.%-]{12,}")
+# URL path segments that are secrets: client links, password resets, invitations,
+# e-mail confirmations.
+_SECRET_PATH = re.compile(r"(/(?:r|auth/reset|auth/invite|auth/verify)/)[A-Za-z0-9_~.%-]{12,}")
 # Query parameters that are secrets (OAuth codes and state, tokens).
 _SECRET_QUERY = re.compile(
-    r"([?&](?:code|state|token|access_token|refresh_token|client_secret|password)=)[^&\s\"']+",
+    r"([?&](?:code|code_verifier|state|token|access_token|refresh_token|fb_exchange_token"
+    r"|client_secret|password)=)[^&\s\"']+",
     re.IGNORECASE,
 )
 REDACTED = "[redacted]"

@@ -102,6 +102,11 @@ CLIENT_EDGES = {
     "client_product_catalogs": "CATALOG",
     "client_instagram_assets": "INSTAGRAM_ACCOUNT",
 }
+# Access awaiting the client's approval, as the agency's portfolio sees it.
+PENDING_EDGES = {
+    "pending_client_ad_accounts": "AD_ACCOUNT",
+    "pending_client_pages": "PAGE",
+}
 # The permission each edge needs, as Graph API checks it.
 EDGE_SCOPES = {
     "AD_ACCOUNT": "ads_management",
@@ -267,8 +272,9 @@ def build_world(persona_id: str, options: Mapping[str, Any]) -> dict[str, Any]:
             "product_count": 128,
         }
     )
+    # An InstagramBusinessAsset node has only these three fields.
     world["instagram_accounts"].append(
-        {"id": core.new_id(17), "username": _handle(name), "name": name, "profile_pic": ""}
+        {"id": core.new_id(17), "ig_user_id": core.new_id(17), "ig_username": _handle(name)}
     )
     return world
 
@@ -281,11 +287,26 @@ def owned_assets(world: Mapping[str, Any]) -> list[dict[str, Any]]:
     found += [("PAGE", p, p["name"]) for p in world["pages"]]
     found += [("PIXEL", p, p["name"]) for p in world["pixels"]]
     found += [("CATALOG", c, c["name"]) for c in world["catalogs"]]
-    found += [("INSTAGRAM_ACCOUNT", i, "@" + i["username"]) for i in world["instagram_accounts"]]
+    found += [
+        ("INSTAGRAM_ACCOUNT", i, "@" + graph_fields("INSTAGRAM_ACCOUNT", i)["ig_username"])
+        for i in world["instagram_accounts"]
+    ]
     return [
         {"node_id": node["id"], "asset_type": kind, "name": label, "node": node}
         for kind, node, label in found
     ]
+
+
+def graph_fields(asset_type: str, node: Mapping[str, Any]) -> dict[str, Any]:
+    """An asset as its Graph API node holds it (worlds made before the sandbox
+    followed the node specs kept an Instagram account's `username`)."""
+    if asset_type == "INSTAGRAM_ACCOUNT":
+        return {
+            "id": node["id"],
+            "ig_user_id": node.get("ig_user_id"),
+            "ig_username": node.get("ig_username") or node.get("username"),
+        }
+    return dict(node)
 
 
 def assets_of_type(world: Mapping[str, Any], asset_type: str) -> list[dict[str, Any]]:
