@@ -8,13 +8,9 @@ compound keys and error bodies.
 from __future__ import annotations
 
 import time
-from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
-from authlib.common.security import generate_token
-from authlib.integrations.requests_client import OAuth2Session
-from helpers_sandbox import press_allow
 from test_api_support import api_key, bearer
 
 from portal import platforms
@@ -52,27 +48,6 @@ def callback(app) -> str:
     return app.config["LATCHKEY_BASE_URL"] + "/oauth/linkedin/callback"
 
 
-def sign_in(app, connector, persona: str = "business") -> dict:
-    """LinkedIn's sign-in as Latchkey does it: Authlib, PKCE, client_secret_post."""
-    endpoints = connector.oauth_endpoints()
-    session = OAuth2Session(
-        client_id=CLIENT_ID,
-        client_secret=CLIENT_SECRET,
-        token_endpoint_auth_method=endpoints.token_endpoint_auth_method,
-        scope=endpoints.scope_separator.join(endpoints.scopes),
-        redirect_uri=callback(app),
-        code_challenge_method="S256",
-    )
-    verifier = generate_token(64)
-    url, _state = session.create_authorization_url(endpoints.authorize_url, code_verifier=verifier)
-    location = press_allow(requests.Session(), url, persona)
-    return dict(
-        session.fetch_token(
-            endpoints.token_url, authorization_response=location, code_verifier=verifier
-        )
-    )
-
-
 def world(token) -> dict:
     return core.world_data("linkedin", token["sandbox_world_id"])
 
@@ -80,50 +55,15 @@ def world(token) -> dict:
 # ------------------------------------------------------------------ sign-in
 
 
-def test_it_signs_in_with_pkce_and_names_the_agencys_person(app, connector):
-    token = sign_in(app, connector)
-
-    identity = connector.agency_identity(token)
-
-    assert token["access_token"].startswith("AQV")
-    assert token["scope"] == "r_basicprofile,rw_ads,rw_organization_admin"
-    assert identity["name"] == "Maya Okafor"
-    assert identity["person_urn"] == "urn:li:person:" + identity["id"]
-    assert connector.preflight(token) == []
-
-
-def test_its_token_endpoint_wants_the_client_secret_in_the_form(app, connector):
-    answer = requests.post(
-        connector.oauth_endpoints().token_url,
-        data={"grant_type": "authorization_code", "code": "x"},
-        auth=(CLIENT_ID, CLIENT_SECRET),  # HTTP Basic: LinkedIn does not take it
-        timeout=10,
-    )
-
-    assert answer.status_code == 401
-    assert answer.json()["error"] == "invalid_client"
-
-
-def test_it_refreshes_and_keeps_the_same_refresh_token(app, connector):
-    token = sign_in(app, connector)
-
-    renewed = connector.refresh_token(token)
-
-    assert renewed["access_token"] != token["access_token"]
-    assert renewed["refresh_token"] == token["refresh_token"]
-    assert renewed["expires_at"] > time.time() + 50 * 86400
-    assert connector.agency_identity(renewed)["name"] == "Maya Okafor"
-
-
 def test_it_sends_the_versioned_headers_linkedin_requires(connector, agency_token):
     base = connector.api_base()
     plain = requests.get(
-        base + "/me",
+        base + "/adAccountUsers?q=authenticatedUser",
         headers={"Authorization": f"Bearer {agency_token['access_token']}"},
         timeout=10,
     )
     sunset = requests.get(
-        base + "/me",
+        base + "/adAccountUsers?q=authenticatedUser",
         headers={
             "Authorization": f"Bearer {agency_token['access_token']}",
             "LinkedIn-Version": "202201",
@@ -133,7 +73,7 @@ def test_it_sends_the_versioned_headers_linkedin_requires(connector, agency_toke
 
     assert plain.status_code == 400 and plain.json()["code"] == "VERSION_MISSING"
     assert sunset.status_code == 426
-    assert connector.agency_identity(agency_token)["name"] == "Sam Rivera"  # it sends them
+    assert connector.preflight(agency_token) == []  # it sends them
 
 
 # --------------------------------------------------------------- preflight
@@ -291,6 +231,38 @@ def test_it_revokes_ad_account_and_page_roles(connector, agency_token, agency_id
     assert connector.revoke(agency_token, agency_identity, "ORGANIZATION", page.id, {})
 
 
+def test_a_page_role_is_revoked_with_the_whole_entity_as_organizationacls_documents(
+    client, connector, agency_token, agency_identity
+):
+    customer = persona_token("business")
+    page = first(connector, customer, "ORGANIZATION")
+    connector.grant(customer, agency_token, agency_identity, page, ["ANALYST"])
+    key = connector._key(
+        organization="urn:li:organization:" + page.id,
+        role="ANALYST",
+        roleAssignee=agency_identity["person_urn"],
+    )
+    headers = {
+        "Authorization": f"Bearer {agency_token['access_token']}",
+        "LinkedIn-Version": connector.api_version,
+        "X-Restli-Protocol-Version": "2.0.0",
+    }
+
+    # PUT is the only write method: a partial body is refused (the old revoke sent one).
+    partial = client.put(
+        f"/sandbox/linkedin/api.linkedin.com/rest/organizationAcls/{key}",
+        json={"state": "REVOKED"},
+        headers=headers,
+    )
+    assert partial.status_code == 400 and "whole entity" in partial.get_json()["message"]
+
+    assert connector.revoke(agency_token, agency_identity, "ORGANIZATION", page.id, {})
+    check = connector.verify(
+        agency_token, agency_identity, "ORGANIZATION", page.id, ["ANALYST"], {}
+    )
+    assert check.status == "missing"
+
+
 def test_giving_billing_admin_moves_billing_to_the_agency(connector, agency_token, agency_identity):
     client = persona_token("business")
     account = first(connector, client)  # the client is its billing admin
@@ -421,9 +393,9 @@ def test_it_passes_on_linkedins_rate_limit_with_the_wait(connector):
     assert connector.preflight(token) == []
 
 
-def test_it_answers_unknown_paths_with_linkedins_404(connector, agency_token):
+def test_it_answers_what_does_not_exist_with_linkedins_404(connector, agency_token):
     with pytest.raises(PlatformError) as missing:
-        connector._call("GET", "/nothingHere", agency_token)
+        connector._call("GET", "/adAccounts/999999999", agency_token)
 
     assert missing.value.status == 404 and missing.value.code == "not_found"
 
@@ -448,21 +420,3 @@ def test_it_appears_in_the_api_and_the_template_editor(client, agency, owner, au
     page = client.get("/app/templates/new").get_data(as_text=True)
     assert 'value="linkedin|ORGANIZATION|ADMINISTRATOR"' in page
     assert "Super admin" in page
-
-
-def test_the_consent_page_url_keeps_pkce_and_space_separated_scopes(app, connector):
-    endpoints = connector.oauth_endpoints()
-    session = OAuth2Session(
-        client_id=CLIENT_ID,
-        scope=endpoints.scope_separator.join(endpoints.scopes),
-        redirect_uri=callback(app),
-        code_challenge_method="S256",
-    )
-    url, _state = session.create_authorization_url(
-        endpoints.authorize_url, code_verifier=generate_token(64)
-    )
-    query = parse_qs(urlsplit(url).query)
-
-    assert urlsplit(url).path.endswith("/www.linkedin.com/oauth/v2/authorization")
-    assert query["scope"] == ["r_basicprofile rw_ads rw_organization_admin"]
-    assert query["code_challenge_method"] == ["S256"]

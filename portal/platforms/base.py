@@ -49,6 +49,10 @@ class OAuthEndpoints:
     # How the client authenticates at the token endpoint (Authlib names).
     token_endpoint_auth_method: str = "client_secret_basic"  # noqa: S105 (a method name)
     extra_authorize_params: dict[str, str] = field(default_factory=dict)
+    # PKCE (S256) on the authorization request. Off for a platform whose
+    # published description defines no PKCE; such a connector also trades the
+    # code itself (`exchange_code`), without a code_verifier.
+    pkce: bool = True
 
 
 @dataclass(frozen=True)

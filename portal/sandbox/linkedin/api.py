@@ -6,7 +6,11 @@ Served at `/sandbox/linkedin/api.linkedin.com/rest/...`. Every call needs
 keys are Rest.li 2.0 tuples with URL-encoded URNs, e.g.
 `/adAccountUsers/(account:urn%3Ali%3AsponsoredAccount%3A1,user:urn%3Ali%3Aperson%3Aab)`.
 Collections answer `{"elements": [...], "paging": {"start", "count", "total"}}`;
-errors answer `{"status", "serviceErrorCode", "code", "message"}`.
+errors answer `{"status", "serviceErrorCode", "code", "message"}`. The member's
+own profile is the unversioned `/sandbox/linkedin/api.linkedin.com/v2/me`.
+
+The paths, bodies and answers follow LinkedIn's documentation pages, as
+transcribed in tests/platform_specs/linkedin/operations.json.
 """
 
 from __future__ import annotations
@@ -26,6 +30,8 @@ from ..core import bp
 from . import world as w
 
 API = "/linkedin/api.linkedin.com/rest"
+# The unversioned v2 API: only the member's own profile (GET /v2/me) is used.
+V2 = "/linkedin/api.linkedin.com/v2"
 DEFAULT_COUNT = 10
 MAX_COUNT = 100
 # The oldest version the sandbox still answers (LinkedIn sunsets versions after a year).
@@ -69,8 +75,9 @@ def _check_version() -> None:
         raise error(426, "NONEXISTENT_VERSION", f"Requested version {version} is not active")
 
 
-def _authenticate(scopes: Iterable[str]) -> ApiCall:
-    _check_version()
+def _authenticate(scopes: Iterable[str], *, versioned: bool = True) -> ApiCall:
+    if versioned:
+        _check_version()
     try:
         info = core.authenticate(w.PLATFORM, request.headers.get("Authorization"))
     except core.TokenProblem as problem:
@@ -123,19 +130,30 @@ def _charge_rate_limit(world_id: str) -> None:
         )
 
 
-def api_route(rule: str, methods: tuple[str, ...] = ("GET",), scopes: Iterable[str] = ()):
-    """Register a sandbox API view: versioned, authenticated, scope-checked,
-    rate-limited and exempt from CSRF (API clients send bearer tokens)."""
+def api_route(
+    rule: str,
+    methods: tuple[str, ...] = ("GET",),
+    scopes: Iterable[str] = (),
+    *,
+    base: str | None = None,
+):
+    """Register a sandbox API view: versioned (under /rest), authenticated,
+    scope-checked, rate-limited and exempt from CSRF (API clients send bearer
+    tokens). `base=V2` serves an unversioned v2 resource instead."""
     needed = tuple(scopes)
+    versioned = base is None
 
     def decorate(fn: Callable[..., Any]):
         @wraps(fn)
         def view(**kwargs: Any):
-            return fn(_authenticate(needed), **kwargs)
+            return fn(_authenticate(needed, versioned=versioned), **kwargs)
 
         csrf.exempt(view)
         bp.add_url_rule(
-            API + rule, endpoint=f"linkedin_{fn.__name__}", view_func=view, methods=list(methods)
+            (base or API) + rule,
+            endpoint=f"linkedin_{fn.__name__}",
+            view_func=view,
+            methods=list(methods),
         )
         return view
 
@@ -220,24 +238,6 @@ def _fail_once(call: ApiCall) -> None:
         raise error(500, "INTERNAL_SERVER_ERROR", "Internal Server Error")
 
 
-def _acl_state(org_id: str, role: str, person: str) -> str | None:
-    entry = core.get_record(w.PLATFORM, "org_acl", w.acl_key(org_id, role, person))
-    return entry.data["state"] if entry else None
-
-
-def _is_page_admin(org_id: str, person: str) -> bool:
-    return _acl_state(org_id, "ADMINISTRATOR", person) == "APPROVED"
-
-
-def _acl(org_id: str, role: str, person: str, state: str) -> dict[str, Any]:
-    return {
-        "organization": w.ORGANIZATION_URN + org_id,
-        "role": role,
-        "roleAssignee": w.PERSON_URN + person,
-        "state": state,
-    }
-
-
 def _written(created: bool) -> Response:
     return Response(status=201 if created else 204)
 
@@ -245,8 +245,9 @@ def _written(created: bool) -> Response:
 # ----------------------------------------------------------------------- me
 
 
-@api_route("/me", scopes=("r_basicprofile",))
+@api_route("/me", scopes=("r_basicprofile",), base=V2)
 def me(call: ApiCall):
+    """GET /v2/me: LinkedIn documents the profile only there (there is no /rest/me)."""
     return jsonify(call.world()["member"])
 
 
@@ -329,9 +330,9 @@ def put_ad_account_user(call: ApiCall, key: str):
     role = body.get("role")
     if role not in w.ACCOUNT_ROLES:
         raise error(400, "ILLEGAL_ARGUMENT", f"role must be one of {', '.join(w.ACCOUNT_ROLES)}.")
-    if body.get("account") not in (None, w.ACCOUNT_URN + account_id) or body.get("user") not in (
-        None,
-        w.PERSON_URN + person,
+    # PUT replaces the whole AdAccountUser: account, user and role, as the key says.
+    if body.get("account") != w.ACCOUNT_URN + account_id or body.get("user") != (
+        w.PERSON_URN + person
     ):
         raise error(400, "ILLEGAL_ARGUMENT", "The body's account and user must match the key.")
     if core.get_record(w.PLATFORM, "person", person) is None:
@@ -365,95 +366,6 @@ def delete_ad_account_user(call: ApiCall, key: str):
     db.session.delete(entry)
     db.session.commit()
     return Response(status=204)
-
-
-# ------------------------------------------------------------ organizations
-
-
-@api_route("/organizations/<org_id>", scopes=READ_ORGANIZATIONS)
-def organization(call: ApiCall, org_id: str):
-    entry = core.get_record(w.PLATFORM, "organization", org_id)
-    if entry is None:
-        raise error(404, "NOT_FOUND", f"Organization {org_id} does not exist.")
-    owner = core.world_data(w.PLATFORM, entry.data["world_id"])
-    return jsonify(owner["organization"])
-
-
-@api_route("/organizationAcls", scopes=READ_ORGANIZATIONS)
-def organization_acls(call: ApiCall):
-    finder = request.args.get("q")
-    role_filter = request.args.get("role")
-    state_filter = request.args.get("state")
-    if finder == "roleAssignee":
-        records = core.records_where_key(w.PLATFORM, "org_acl", suffix=":" + call.person)
-    elif finder == "organization":
-        org_id = _id_from(request.args.get("organization") or "", w.ORGANIZATION_URN)
-        if not _is_page_admin(org_id, call.person):
-            raise error(
-                403,
-                "ACCESS_DENIED",
-                "Only administrators of this organization can list its roles.",
-                100,
-            )
-        records = core.records_where_key(w.PLATFORM, "org_acl", prefix=org_id + ":")
-    else:
-        raise error(400, "ILLEGAL_ARGUMENT", "q must be roleAssignee or organization.")
-    elements = []
-    for record in records:
-        org_id, role, person = record.key.split(":")
-        state = record.data["state"]
-        if (role_filter and role != role_filter) or (state_filter and state != state_filter):
-            continue
-        elements.append(_acl(org_id, role, person, state))
-    return jsonify(_collection(elements))
-
-
-@api_route("/organizationAcls/<path:key>", methods=("PUT",), scopes=WRITE_ORGANIZATIONS)
-def put_organization_acl(call: ApiCall, key: str):
-    parts = _key(key, ("organization", "role", "roleAssignee"))
-    org_id = _id_from(parts["organization"], w.ORGANIZATION_URN)
-    person = _id_from(parts["roleAssignee"], w.PERSON_URN)
-    role = parts["role"]
-    if core.get_record(w.PLATFORM, "organization", org_id) is None:
-        raise error(404, "NOT_FOUND", f"Organization {org_id} does not exist.")
-    if role not in w.ORGANIZATION_ROLES:
-        raise error(
-            400, "ILLEGAL_ARGUMENT", f"role must be one of {', '.join(w.ORGANIZATION_ROLES)}."
-        )
-    state = _json_body().get("state")
-    if state not in ("APPROVED", "REVOKED"):
-        raise error(400, "ILLEGAL_ARGUMENT", "state must be APPROVED or REVOKED.")
-    # *Sandbox assumption*: a member may give up their own role; only a super
-    # admin (ADMINISTRATOR) may change anyone else's.
-    if not (state == "REVOKED" and person == call.person) and not _is_page_admin(
-        org_id, call.person
-    ):
-        raise error(
-            403,
-            "ACCESS_DENIED",
-            "Not enough permissions to access: organizationAcls.PUT. Only a super admin "
-            "(ADMINISTRATOR) of this Page can change its roles.",
-            100,
-        )
-    _fail_once(call)
-    if core.get_record(w.PLATFORM, "person", person) is None:
-        raise error(400, "ILLEGAL_ARGUMENT", f"Member {w.PERSON_URN}{person} does not exist.")
-    key_ = w.acl_key(org_id, role, person)
-    entry = core.get_record(w.PLATFORM, "org_acl", key_, lock=True)
-    if state == "REVOKED":
-        if entry is None:
-            raise error(
-                404, "NOT_FOUND", f"{w.PERSON_URN}{person} has no {role} role on this Page."
-            )
-        db.session.delete(entry)
-        db.session.commit()
-        return Response(status=204)
-    if entry is None:
-        core.put_record(w.PLATFORM, "org_acl", key_, {"state": "APPROVED"})
-    else:
-        core.set_data(entry, {**entry.data, "state": "APPROVED"})
-    db.session.commit()
-    return _written(entry is None)
 
 
 # ------------------------------------------------------------------ not found

@@ -2,7 +2,8 @@
 
 - `GET  /sandbox/linkedin/www.linkedin.com/oauth/v2/authorization`: the consent
   page (response_type=code, client_id, redirect_uri, space-separated scope,
-  state, and PKCE when the app sends it). The form posts back to the same
+  state; LinkedIn's documented flow has no PKCE, so a code_challenge is
+  ignored). The form posts back to the same
   address, with CSRF protection like every form of the app.
 - `POST /sandbox/linkedin/www.linkedin.com/oauth/v2/accessToken`: form body with
   the client's id and secret in it (LinkedIn does not take HTTP Basic),
@@ -12,6 +13,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hmac
 
 from flask import request
@@ -26,9 +28,17 @@ WWW = "/linkedin/www.linkedin.com/oauth/v2"
 AUTHORIZE_ENDPOINT = "sandbox.linkedin_authorize"
 
 
+def _authorize_request(values) -> core.AuthorizeRequest:
+    """LinkedIn's Authorization Code Flow takes response_type, client_id,
+    redirect_uri, state and scope; it documents no PKCE, so a code_challenge
+    is ignored (and the token step asks for no code_verifier)."""
+    req = core.authorize_request(core.platform(w.PLATFORM), values)
+    return dataclasses.replace(req, code_challenge="", code_challenge_method="")
+
+
 @bp.route(WWW + "/authorization", methods=["GET", "POST"], endpoint="linkedin_authorize")
 def authorize():
-    return core.authorize_view(w.PLATFORM, AUTHORIZE_ENDPOINT)
+    return core.authorize_view(w.PLATFORM, AUTHORIZE_ENDPOINT, parse=_authorize_request)
 
 
 def _client_from_form() -> str:
@@ -65,7 +75,7 @@ def token():
             request.form.get("code"),
             client_id=client_id,
             redirect_uri=request.form.get("redirect_uri"),
-            code_verifier=request.form.get("code_verifier"),
+            code_verifier=None,
         )
         return core.token_response(_linkedin_shape(body))
     if grant_type == "refresh_token":

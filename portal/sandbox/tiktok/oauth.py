@@ -7,7 +7,7 @@
   `auth_code` and `code` (the same value) and `state`.
 - `POST /sandbox/tiktok/business-api.tiktok.com/open_api/v1.3/oauth2/access_token/`:
   a JSON body `{"app_id", "secret", "auth_code"}`; the answer is TikTok's
-  envelope with `data.access_token`, `data.advertiser_ids` and `data.scope`.
+  envelope with `data.access_token` and `data.advertiser_ids`.
   The token does not expire and there is no refresh token.
 """
 
@@ -91,10 +91,12 @@ def token():
         ) from None
     info = core.authenticate(w.PLATFORM, f"Bearer {tokens['access_token']}")
     world = core.world_data(w.PLATFORM, info.world_id)
+    # TikTok's page lists `scope` as the IDs of the app's permission scopes; the
+    # sandbox's app has no real scope IDs, so it leaves the field out
+    # (*sandbox choice*).
     return api.ok(
         {
             "access_token": tokens["access_token"],
             "advertiser_ids": [a["advertiser_id"] for a in world["advertisers"]],
-            "scope": list(info.scopes),
         }
     )

@@ -52,10 +52,24 @@ ROLES_BY_ASSET_TYPE: dict[str, tuple[str, ...]] = {
     "CATALOG": ("AD_PROMOTE", "ADMIN"),
 }
 ROLE_FIELD = {"ADVERTISER": "advertiser_role", "CATALOG": "catalog_role"}
+# The asset types TikTok's description of /bc/partner/add/ marks valid.
+PARTNER_ADD_ASSET_TYPES = frozenset({"ADVERTISER"})
+# The fields of /bc/get/'s `bc_info` (its documentation page).
+BC_INFO_FIELDS = (
+    "bc_id",
+    "name",
+    "company",
+    "currency",
+    "registered_area",
+    "status",
+    "timezone",
+    "type",
+)
 
-# *Sandbox assumption*: TikTok sets an app's permissions when the app is
-# created, not in the authorization URL; these are the sandbox's names for
-# the permission groups the connector needs, shown on its consent page.
+# TikTok has no per-request OAuth scopes: an app's permissions are chosen
+# when the app is created. These are the sandbox's own labels for the
+# permissions its app holds, shown on the consent page (*sandbox choice*:
+# they are not TikTok names, and no API call checks them).
 SCOPE_LABELS = {
     "business_center.read": _l("See your Business Centers and your role in them"),
     "business_center.asset": _l("See the ad accounts and catalogs of your Business Center"),

@@ -2,17 +2,24 @@
 
 Grants go Business Center to Business Center. The client signs in with TikTok
 for Business; their Business Center adds the agency's Business Center as a
-partner and shares the chosen ad accounts (advertisers) or catalogs with it,
-with the asset role asked for (`POST /bc/partner/add/`). TikTok shows the
-shared assets to the partner at once: no acceptance step. Verification and
-removal use the agency's own token, from the agency's Business Center
+partner and shares the chosen ad accounts (advertisers) with it, with the
+role asked for (`POST /bc/partner/add/`). TikTok shows the shared assets to
+the partner at once: no acceptance step. Verification and removal use the
+agency's own token, from the agency's Business Center
 (`/bc/partner/asset/get/`, `/bc/partner/asset/delete/`).
 
-TikTok differs from plain OAuth 2.0 and REST in three ways handled here: the
-token is sent in an `Access-Token` header; the sign-in's code is exchanged
-with a JSON body `{app_id, secret, auth_code}` (`exchange_code`); and every
-answer is HTTP 200 with a return `code` in the body (0 is success), which
-`_call` turns into the same plain-language errors as an HTTP failure.
+Catalogs are a manual step: TikTok's description of `/bc/partner/add/`
+marks `asset_type=CATALOG` not valid, and no other endpoint shares a catalog
+with a partner, so the client shares it in Business Center and the agency
+side checks it (`catalog.py`).
+
+TikTok differs from plain OAuth 2.0 and REST in four ways handled here: the
+app's permissions are chosen when the app is created, so the sign-in asks for
+no scope; the token is sent in an `Access-Token` header; the sign-in's code
+is exchanged with a JSON body `{app_id, secret, auth_code}` (`exchange_code`);
+and every answer is HTTP 200 with a return `code` in the body (0 is success),
+which `_call` turns into the same plain-language errors as an HTTP failure
+(`errors.py`).
 
 Where TikTok does not document a detail, the choice is marked *assumption*
 so it can be corrected here, in one place; the sandbox
@@ -23,78 +30,53 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlencode
 
-from flask import g, has_request_context
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
-from . import credentials, http
-from .base import (
+from .. import credentials, http
+from ..base import (
     Asset,
     AssetType,
     Connector,
     GrantResult,
+    ManualStep,
     OAuthEndpoints,
-    Permission,
     PlatformError,
-    Problem,
     Token,
     VerifyResult,
 )
-
-P = Permission
-ADVERTISER_ADMIN = P(
-    "ADMIN",
-    _l("Admin"),
-    _l("Full control of the ad account: campaigns, reports, finance and account settings."),
+from . import catalog
+from .centers import BusinessCenters
+from .errors import sharing_refusal, tiktok_error
+from .roles import (
+    AD_PROMOTE,
+    ADVERTISER_ADMIN,
+    ANALYST,
+    BC_ADMIN,
+    BUSINESS_CENTER_URL,
+    CATALOG_ADMIN,
+    HELP_PARTNERS,
+    INVALID_APP,
+    INVALID_AUTH_CODE,
+    MAX_PAGES,
+    OK,
+    OPERATOR,
+    ROLE_FIELD,
+    ROLE_ORDER,
 )
-OPERATOR = P(
-    "OPERATOR",
-    _l("Operator"),
-    _l("Create and edit campaigns and audiences, and see reports; no finance or settings."),
-)
-ANALYST = P("ANALYST", _l("Analyst"), _l("See ads, performance and reports; change nothing."))
-CATALOG_ADMIN = P("ADMIN", _l("Catalog admin"), _l("Manage the catalog: products, feeds and sets."))
-AD_PROMOTE = P(
-    "AD_PROMOTE",
-    _l("Catalog advertiser"),
-    _l("Use the catalog's products in ads; change nothing in the catalog."),
-)
-
-# Roles by asset type, weakest first: a stronger role covers the weaker ones.
-ROLE_ORDER: dict[str, tuple[str, ...]] = {
-    "ADVERTISER": ("ANALYST", "OPERATOR", "ADMIN"),
-    "CATALOG": ("AD_PROMOTE", "ADMIN"),
-}
-ROLE_FIELD = {"ADVERTISER": "advertiser_role", "CATALOG": "catalog_role"}
-
-# TikTok's return codes (the `code` of every answer).
-OK = 0
-NO_PERMISSION = 40001
-INVALID_PARAMETERS = 40002
-RATE_LIMITED = 40100
-INVALID_APP = 40101
-TOKEN_CODES = frozenset({40102, 40103, 40104, 40105, 40106, 40107})
-INVALID_AUTH_CODE = 40110
-
-# Links to TikTok's own pages, shown with fixes.
-BUSINESS_CENTER_URL = "https://business.tiktok.com/"
-HELP_PARTNERS = "https://ads.tiktok.com/help/article?aid=13989"
-HELP_MEMBERS = "https://ads.tiktok.com/help/article/add-users-tiktok-business-center"
-HELP_BUSINESS_CENTER = "https://ads.tiktok.com/help/article/business-center-faqs"
-
-BC_ADMIN = "ADMIN"
-MAX_PAGES = 50
 
 
-class TikTokConnector(Connector):
+class TikTokConnector(BusinessCenters, Connector):
     id = "tiktok"
     name = "TikTok"
     real_urls = {
         "api": "https://business-api.tiktok.com/open_api/v1.3",
         "authorize": "https://business-api.tiktok.com/portal/auth",
         "token": "https://business-api.tiktok.com/open_api/v1.3/oauth2/access_token/",
+        # Where the client shares a catalog by hand (the manual step's link).
+        "business_center": catalog.BUSINESS_CENTER_CATALOGS_URL,
     }
     asset_types = (
         AssetType(
@@ -108,8 +90,12 @@ class TikTokConnector(Connector):
             _l("Catalog"),
             (CATALOG_ADMIN, AD_PROMOTE),
             _l("Product catalogs for shopping and catalog ads."),
+            # TikTok's API shares no catalog with a partner: see catalog.py.
+            manual=True,
         ),
     )
+    # The catalog step names the agency's Business Center id.
+    manual_steps_name_the_agency = True
     # Seconds to wait for TikTok before giving up on a call.
     timeout: float = http.DEFAULT_TIMEOUT
     # Items asked for per page of a list (TikTok allows up to 50).
@@ -117,21 +103,30 @@ class TikTokConnector(Connector):
 
     def oauth_endpoints(self) -> OAuthEndpoints:
         urls = self.endpoints()
-        try:
-            # TikTok names the client id `app_id` on its authorization page.
-            extra = {"app_id": credentials(self.id)["client_id"]}
-        except PlatformError:
-            extra = {}
         return OAuthEndpoints(
             authorize_url=urls["authorize"],
             token_url=urls["token"],
-            # *Assumption*: TikTok sets an app's permissions when the app is
-            # created and ignores a scope in the URL; these name the permission
-            # groups Latchkey needs (the sandbox checks them per endpoint).
-            scopes=("business_center.read", "business_center.asset", "business_center.partner"),
+            # TikTok has no per-request OAuth scopes: an app's permissions are
+            # chosen when the app is created (TikTok for Business developer
+            # portal), so the authorization URL carries no scope.
+            scopes=(),
             scope_separator=",",
-            extra_authorize_params=extra,
+            # The advertiser authorization has no PKCE (`exchange_code` sends
+            # no code_verifier).
+            pkce=False,
         )
+
+    def authorization_request_url(self, state: str, redirect_uri: str) -> str:
+        """TikTok's advertiser authorization page takes app_id, state and
+        redirect_uri, and nothing else (no response_type, client_id or scope)."""
+        query = urlencode(
+            {
+                "app_id": credentials(self.id)["client_id"],
+                "state": state,
+                "redirect_uri": redirect_uri,
+            }
+        )
+        return f"{self.oauth_endpoints().authorize_url}?{query}"
 
     # ------------------------------------------------------------ HTTP
 
@@ -167,79 +162,12 @@ class TikTokConnector(Connector):
                 detail=f"no return code in the answer: {method} {url.split('?')[0]}",
             )
         if body["code"] != OK:
-            raise self._error(body, method, url)
+            raise tiktok_error(body, method, url)
         data = body.get("data")
         return data if isinstance(data, dict) else {}
 
     def _api(self, method: str, path: str, token: Token | None, **kwargs: Any) -> dict[str, Any]:
         return self._call(method, self.api_base() + path, token, **kwargs)
-
-    def _error(self, body: dict[str, Any], method: str, url: str) -> http.PlatformHTTPError:
-        """TikTok's return code, in the same words as an HTTP failure."""
-        code, said = body.get("code"), str(body.get("message") or "")[:500]
-        detail = f"TikTok code {code} on {method} {urlsplit(url).path}: {said}"
-        common = {
-            "platform_code": code,
-            "platform_message": said,
-            "body": body,
-            "detail": detail,
-        }
-        platform = self.name
-        if code in TOKEN_CODES:
-            return http.PlatformHTTPError(
-                _("Your %(platform)s sign-in has expired or was withdrawn.", platform=platform),
-                _(
-                    "Sign in to %(platform)s again, then try once more. Nothing you "
-                    "already granted is lost.",
-                    platform=platform,
-                ),
-                status=401,
-                code="token_expired",
-                **common,
-            )
-        if code == NO_PERMISSION:
-            return http.PlatformHTTPError(
-                _(
-                    "%(platform)s refused: this account does not have the permission needed.",
-                    platform=platform,
-                ),
-                _(
-                    "Sign in to %(platform)s with an account that manages these assets "
-                    "(an admin of the business), and accept every permission asked for.",
-                    platform=platform,
-                ),
-                status=403,
-                code="forbidden",
-                **common,
-            )
-        if code == RATE_LIMITED:
-            return http.PlatformHTTPError(
-                _("%(platform)s is receiving too many requests right now.", platform=platform),
-                _("Wait a minute, then try again."),
-                status=429,
-                code="rate_limited",
-                retryable=True,
-                **common,
-            )
-        if isinstance(code, int) and code >= 50000:
-            return http.PlatformHTTPError(
-                _("%(platform)s had a problem on its side.", platform=platform),
-                _("Nothing you did caused this. Try again in a minute."),
-                status=500,
-                code="platform_unavailable",
-                retryable=True,
-                **common,
-            )
-        return http.PlatformHTTPError(
-            _("%(platform)s did not accept the request.", platform=platform),
-            _(
-                "Try again. If it keeps failing, contact Latchkey support and quote "
-                "the technical detail."
-            ),
-            status=400,
-            code="rejected",
-            **common,
-        )
 
     def _paged(self, path: str, token: Token, params: dict[str, Any]) -> Iterator[dict[str, Any]]:
         """Every item of a list, page after page."""
@@ -313,121 +241,6 @@ class TikTokConnector(Connector):
             code="no_refresh_token",
         )
 
-    # ------------------------------------------------------- who is who
-
-    def _business_centers(self, token: Token) -> list[dict[str, Any]]:
-        """{"bc_id", "name", "type", "user_role"} for each Business Center of this login."""
-        centers = []
-        for item in self._paged("/bc/get/", token, {}):
-            info = item.get("bc_info") or {}
-            if not info.get("bc_id"):
-                continue
-            centers.append(
-                {
-                    "bc_id": str(info["bc_id"]),
-                    "name": info.get("name") or str(info["bc_id"]),
-                    "type": info.get("type"),
-                    "user_role": str(item.get("user_role") or "").upper(),
-                }
-            )
-        return centers
-
-    @staticmethod
-    def _main_center(centers: list[dict[str, Any]], prefer_agency: bool = False):
-        """The Business Center to act for: one this login administers (an agency's
-        own, when that is what is asked), else the first one."""
-        admin = [c for c in centers if c["user_role"] == BC_ADMIN]
-        if prefer_agency:
-            agency = [c for c in admin if str(c.get("type") or "").upper() == "AGENCY"]
-            if agency:
-                return agency[0]
-        if admin:
-            return admin[0]
-        return centers[0] if centers else None
-
-    @staticmethod
-    def _configured_business_center() -> str | None:
-        """The Business Center id the agency typed in Connections → receiving identities
-        (read while the agency connects TikTok, when its settings are at hand)."""
-        if not has_request_context():
-            return None
-        identities = getattr(g.get("agency"), "identities", None) or {}
-        value = (identities.get("tiktok") or {}).get("business_id")
-        return str(value) if value else None
-
-    def agency_identity(self, agency_token: Token) -> dict[str, Any]:
-        centers = self._business_centers(agency_token)
-        wanted = self._configured_business_center()
-        if wanted:
-            center = next((c for c in centers if c["bc_id"] == wanted), None)
-            if center is None:
-                raise PlatformError(
-                    _(
-                        "This TikTok for Business account is not a member of the Business "
-                        "Center %(id)s set in your receiving identities.",
-                        id=wanted,
-                    ),
-                    _(
-                        "Sign in with an admin of that Business Center, or correct the TikTok "
-                        "Business Center id under Receiving identities."
-                    ),
-                    code="wrong_business",
-                )
-        else:
-            # Agency staff often belong to their clients' Business Centers too:
-            # prefer the agency's own (type AGENCY), else the first one administered.
-            center = self._main_center(centers, prefer_agency=True)
-        if center is None:
-            raise PlatformError(
-                _("This TikTok for Business account has no Business Center."),
-                _(
-                    "Create your agency's Business Center for free at %(url)s, then connect "
-                    "TikTok again.",
-                    url=BUSINESS_CENTER_URL,
-                ),
-                code="no_business",
-            )
-        return {
-            "business_id": center["bc_id"],
-            "name": center["name"],
-            "user_role": center["user_role"],
-        }
-
-    # -------------------------------------------------------- preflight
-
-    def preflight(self, client_token: Token) -> list[Problem]:
-        centers = self._business_centers(client_token)
-        if not centers:
-            return [
-                Problem(
-                    "no_business_center",
-                    _("Your TikTok for Business account has no Business Center"),
-                    _(
-                        "Sharing with an agency goes through a TikTok Business Center. Create "
-                        "one for free at %(url)s, add your ad account to it (Assets → Ad "
-                        "accounts → Add), then come back to this page.",
-                        url=BUSINESS_CENTER_URL,
-                    ),
-                    help_url=HELP_BUSINESS_CENTER,
-                )
-            ]
-        center = self._main_center(centers)
-        if center["user_role"] != BC_ADMIN:
-            return [
-                Problem(
-                    "not_admin",
-                    _("You are not an admin of %(business)s on TikTok", business=center["name"]),
-                    _(
-                        "Only a Business Center admin can add partners and share ad accounts. "
-                        "Ask an admin of %(business)s to open this link, or to make you an "
-                        "admin (Users → Members), then sign in again.",
-                        business=center["name"],
-                    ),
-                    help_url=HELP_MEMBERS,
-                )
-            ]
-        return []
-
     # ----------------------------------------------------------- assets
 
     def list_assets(self, client_token: Token, asset_type_ids: list[str]) -> dict[str, list[Asset]]:
@@ -477,6 +290,13 @@ class TikTokConnector(Connector):
         permissions: list[str],
     ) -> GrantResult:
         asset_type = self.asset_type(asset.type)
+        if asset_type is not None and asset_type.manual:
+            return GrantResult(
+                "failed",
+                error=_("TikTok has no automatic way to do this."),
+                fix=_("Follow the steps shown on this page; the agency then checks the result."),
+                external={"error_code": "manual_only"},
+            )
         unknown = [p for p in permissions if asset_type and asset_type.permission(p) is None]
         if asset_type is None or unknown or not permissions:
             return GrantResult(
@@ -536,7 +356,7 @@ class TikTokConnector(Connector):
                     },
                 )
             except http.PlatformHTTPError as exc:
-                raise self._sharing_refusal(exc, center["name"]) from None
+                raise sharing_refusal(exc, center["name"]) from None
         except PlatformError as exc:
             return GrantResult(
                 "failed",
@@ -552,63 +372,20 @@ class TikTokConnector(Connector):
             )
         return GrantResult("granted", external=external)
 
-    def _sharing_refusal(self, exc: http.PlatformHTTPError, business: str) -> PlatformError:
-        """Explain TikTok's refusals of a partner share in the client's terms."""
-        said = (exc.platform_message or "").lower()
-        if exc.code == "forbidden" and ("2-step" in said or "two-step" in said):
-            return PlatformError(
-                _("Your Business Center asks for 2-step verification first"),
-                _(
-                    "%(business)s's security settings only let people with 2-step "
-                    "verification share assets. Turn it on in your TikTok for Business "
-                    "account settings (Security), then press Retry.",
-                    business=business,
-                ),
-                status=403,
-                code="two_factor_off",
-                detail=exc.detail,
-            )
-        if exc.code == "forbidden" and "admin" in said:
-            return PlatformError(
-                _("Only an admin of your TikTok Business Center can share its assets."),
-                _(
-                    "Ask an admin of %(business)s to open this link and finish this step, or "
-                    "to make you an admin (Users → Members). Then press Retry.",
-                    business=business,
-                ),
-                status=403,
-                code="not_admin",
-                detail=exc.detail,
-            )
-        if exc.platform_code == INVALID_PARAMETERS and "does not exist" in said:
-            return PlatformError(
-                _("TikTok could not find the agency's Business Center."),
-                _("Let the agency know: it should connect TikTok again in Latchkey."),
-                status=400,
-                code="agency_business_missing",
-                detail=exc.detail,
-            )
-        return exc
-
     # ----------------------------------------------------------- verify
 
-    def _shared_with_agency(
-        self, agency_token: Token, agency_bc: str, client_bc: str, asset_type: str
-    ) -> dict[str, dict[str, Any]]:
-        """What the client's Business Center shares with the agency's, by asset id."""
-        return {
-            str(item.get("asset_id")): item
-            for item in self._paged(
-                "/bc/partner/asset/get/",
-                agency_token,
-                {
-                    "bc_id": agency_bc,
-                    "partner_id": client_bc,
-                    "asset_type": asset_type,
-                    "share_type": "SHARED",
-                },
-            )
-        }
+    def _shared(
+        self, agency_token: Token, agency_bc: str, asset_type: str, asset_id: str, external
+    ) -> tuple[str, dict[str, Any]] | None:
+        """(the client's Business Center, the item) when it shares the asset with the
+        agency's; the client's Business Center is known for a grant made by API."""
+        return catalog.find_shared(
+            lambda path, params: self._paged(path, agency_token, params),
+            agency_bc,
+            asset_type,
+            str(asset_id),
+            str((external or {}).get("client_business_id") or "") or None,
+        )
 
     def verify(
         self,
@@ -620,21 +397,18 @@ class TikTokConnector(Connector):
         external: dict[str, Any],
     ) -> VerifyResult:
         agency_bc = str(agency_identity.get("business_id") or "")
-        client_bc = str((external or {}).get("client_business_id") or "")
-        if asset_type not in ROLE_ORDER or not agency_bc or not client_bc:
+        if asset_type not in ROLE_ORDER or not agency_bc:
             return VerifyResult(
                 "missing",
                 message=_("Latchkey does not know which TikTok Business Center shared this asset."),
             )
-        item = self._shared_with_agency(agency_token, agency_bc, client_bc, asset_type).get(
-            str(asset_id)
-        )
-        if item is None:
+        found = self._shared(agency_token, agency_bc, asset_type, asset_id, external)
+        if found is None:
             return VerifyResult(
                 "missing",
                 message=_("The agency does not see this asset in its TikTok Business Center."),
             )
-        have = str(item.get(ROLE_FIELD[asset_type]) or "")
+        have = str(found[1].get(ROLE_FIELD[asset_type]) or "")
         order = ROLE_ORDER[asset_type]
         needed = self._strongest(asset_type, permissions)
         if have in order and order.index(have) >= order.index(needed):
@@ -661,6 +435,19 @@ class TikTokConnector(Connector):
         permission = found.permission(permission_id) if found else None
         return str(permission.label) if permission else permission_id
 
+    # ----------------------------------------------------- manual steps
+
+    def manual_steps(
+        self,
+        asset_type_id: str,
+        permissions: list[str],
+        agency_identity: dict[str, Any] | None = None,
+    ) -> list[ManualStep]:
+        if asset_type_id == "CATALOG":
+            link = self.endpoints()["business_center"]
+            return [catalog.steps(permissions, agency_identity, link)]
+        return []
+
     # ----------------------------------------------------------- revoke
 
     def revoke(
@@ -673,20 +460,19 @@ class TikTokConnector(Connector):
     ) -> bool:
         """End the agency's access to the client's asset, from the agency's Business Center."""
         agency_bc = str(agency_identity.get("business_id") or "")
-        client_bc = str((external or {}).get("client_business_id") or "")
         manual_fix = _(
             "Remove the agency in TikTok Business Center: Users → Partners, choose the "
             "agency, then remove the asset (%(help)s).",
             help=HELP_PARTNERS,
         )
-        if asset_type not in ROLE_ORDER or not agency_bc or not client_bc:
+        if asset_type not in ROLE_ORDER or not agency_bc:
             raise PlatformError(
                 _("Latchkey does not know which TikTok Business Center shared this asset."),
                 manual_fix,
                 code="revoke_unsupported",
             )
-        shared = self._shared_with_agency(agency_token, agency_bc, client_bc, asset_type)
-        if str(asset_id) not in shared:
+        found = self._shared(agency_token, agency_bc, asset_type, asset_id, external)
+        if found is None:
             return True  # already gone: removal is done either way
         try:
             # *Assumption*: the partner side may give back a shared asset with the
@@ -697,7 +483,7 @@ class TikTokConnector(Connector):
                 agency_token,
                 json={
                     "bc_id": agency_bc,
-                    "partner_id": client_bc,
+                    "partner_id": found[0],
                     "asset_type": asset_type,
                     "asset_ids": [str(asset_id)],
                 },

@@ -2,19 +2,22 @@
 
 LinkedIn gives access to people, not to businesses. The agency's person is
 the member who connected LinkedIn in Connections (their member URN is the
-connection's identity). The client signs in with LinkedIn and, with their own
-token, gives that person a role on each chosen Campaign Manager ad account
+connection's identity, read from the documented profile `GET /v2/me`). The
+client signs in with LinkedIn and, with their own token, gives that person a
+role on each chosen Campaign Manager ad account
 (`PUT /rest/adAccountUsers/(account:...,user:...)`) or Company Page
 (`PUT /rest/organizationAcls/(organization:...,role:...,roleAssignee:...)`).
 Roles take effect at once: no invitation to accept. Verification and removal
 use the agency person's own token: which ad accounts and Pages they now hold
 a role on (`q=authenticatedUser`, `q=roleAssignee`).
 
-Every call is versioned (`LinkedIn-Version: YYYYMM`) and uses Rest.li 2.0
-(`X-Restli-Protocol-Version: 2.0.0`, URL-encoded URNs inside compound keys).
-Where LinkedIn does not document a detail, the choice is marked *assumption*
-so it can be corrected here; the sandbox (`portal.sandbox.linkedin`) emulates
-the same choices.
+Every Marketing API call is versioned (`LinkedIn-Version: YYYYMM`) and uses
+Rest.li 2.0 (`X-Restli-Protocol-Version: 2.0.0`, URL-encoded URNs inside
+compound keys). What each call may send and read is LinkedIn's documentation,
+transcribed in tests/platform_specs/linkedin/operations.json. Where LinkedIn
+does not document a detail, the choice is marked *assumption* so it can be
+corrected here; the sandbox (`portal.sandbox.linkedin`) emulates the same
+choices.
 """
 
 from __future__ import annotations
@@ -26,102 +29,52 @@ from urllib.parse import quote
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
-from . import http
-from .base import (
+from .. import http
+from ..base import (
     Asset,
     AssetType,
     Connector,
     GrantResult,
     OAuthEndpoints,
-    Permission,
     PlatformError,
     Problem,
     Token,
-    VerifyResult,
 )
-
-P = Permission
-ACCOUNT_BILLING_ADMIN = P(
-    "ACCOUNT_BILLING_ADMIN",
-    _l("Billing admin"),
-    _l(
-        "Everything an account manager does, plus the payment method and invoices. An ad "
-        "account has only one billing admin: giving this role moves billing away from you."
-    ),
+from ..versions import LINKEDIN as LINKEDIN_VERSION
+from .agency_side import AgencySide
+from .roles import (
+    ACCOUNT_ADMIN_ROLES,
+    ACCOUNT_BILLING_ADMIN,
+    ACCOUNT_MANAGER,
+    ACCOUNT_URN,
+    ADMINISTRATOR,
+    ANALYST,
+    CAMPAIGN_MANAGER,
+    CAMPAIGN_MANAGER_URL,
+    CONTENT_ADMINISTRATOR,
+    CREATIVE_MANAGER,
+    CURATOR,
+    DIRECT_SPONSORED_CONTENT_POSTER,
+    HELP_ACCOUNT_ROLES,
+    HELP_CREATE_PAGE,
+    LEAD_GEN_FORMS_MANAGER,
+    MAX_PAGES,
+    ORGANIZATION_URN,
+    PAGE_ADMIN_ROLE,
+    PERSON_URN,
+    VIEWER,
 )
-ACCOUNT_MANAGER = P(
-    "ACCOUNT_MANAGER",
-    _l("Account manager"),
-    _l("Create and run campaigns, see reports, and manage who can access the ad account."),
-)
-CAMPAIGN_MANAGER = P(
-    "CAMPAIGN_MANAGER",
-    _l("Campaign manager"),
-    _l("Create, edit and run campaigns, and see their reports."),
-)
-CREATIVE_MANAGER = P(
-    "CREATIVE_MANAGER",
-    _l("Creative manager"),
-    _l("Create and edit ads and see reports; no campaign settings or budgets."),
-)
-VIEWER = P("VIEWER", _l("Viewer"), _l("See campaigns and reports; change nothing."))
-
-ADMINISTRATOR = P(
-    "ADMINISTRATOR", _l("Super admin"), _l("Full control of the Page, including its admins.")
-)
-CONTENT_ADMINISTRATOR = P(
-    "CONTENT_ADMINISTRATOR",
-    _l("Content admin"),
-    _l("Post as the Page, and manage its content, comments and events."),
-)
-ANALYST = P("ANALYST", _l("Analyst"), _l("See the Page's analytics; change nothing."))
-CURATOR = P(
-    "CURATOR",
-    _l("Curator"),
-    _l("Recommend content for employees to share, and see its analytics."),
-)
-DIRECT_SPONSORED_CONTENT_POSTER = P(
-    "DIRECT_SPONSORED_CONTENT_POSTER",
-    _l("Sponsored Content poster"),
-    _l("Run ads that appear as posted by the Page, from Campaign Manager."),
-)
-LEAD_GEN_FORMS_MANAGER = P(
-    "LEAD_GEN_FORMS_MANAGER",
-    _l("Lead gen forms manager"),
-    _l("Download the leads collected by the Page's lead gen forms."),
-)
-
-# Ad account roles, weakest first: one role per person, a stronger one covers the weaker.
-ACCOUNT_ROLE_ORDER = (
-    "VIEWER",
-    "CREATIVE_MANAGER",
-    "CAMPAIGN_MANAGER",
-    "ACCOUNT_MANAGER",
-    "ACCOUNT_BILLING_ADMIN",
-)
-# Roles that may add people to an ad account / a Page.
-ACCOUNT_ADMIN_ROLES = frozenset({"ACCOUNT_MANAGER", "ACCOUNT_BILLING_ADMIN"})
-PAGE_ADMIN_ROLE = "ADMINISTRATOR"
-
-ACCOUNT_URN = "urn:li:sponsoredAccount:"
-ORGANIZATION_URN = "urn:li:organization:"
-PERSON_URN = "urn:li:person:"
-
-# Links to LinkedIn's own pages, shown with fixes.
-CAMPAIGN_MANAGER_URL = "https://www.linkedin.com/campaignmanager/"
-HELP_ACCOUNT_ROLES = "https://www.linkedin.com/help/lms/answer/a425731"
-HELP_PAGE_ADMINS = "https://www.linkedin.com/help/linkedin/answer/a541981"
-HELP_CREATE_PAGE = "https://www.linkedin.com/help/linkedin/answer/a543852"
-
-MAX_PAGES = 50
+from .signin import SignIn
 
 
-class LinkedInConnector(Connector):
+class LinkedInConnector(SignIn, AgencySide, Connector):
     id = "linkedin"
     name = "LinkedIn"
     grants_to_business = False
     real_urls = {
         "api": "https://api.linkedin.com/rest",
+        # The member's own profile is documented only unversioned: GET /v2/me.
+        "profile": "https://api.linkedin.com/v2",
         "authorize": "https://www.linkedin.com/oauth/v2/authorization",
         "token": "https://www.linkedin.com/oauth/v2/accessToken",
     }
@@ -153,7 +106,7 @@ class LinkedInConnector(Connector):
         ),
     )
     # The Marketing API version every call asks for (LinkedIn-Version: YYYYMM).
-    api_version = "202510"
+    api_version = LINKEDIN_VERSION.version
     # Seconds to wait for LinkedIn before giving up on a call.
     timeout: float = http.DEFAULT_TIMEOUT
     # Elements asked for per page of a collection.
@@ -168,6 +121,8 @@ class LinkedInConnector(Connector):
             scope_separator=" ",
             # LinkedIn takes the client's id and secret in the form body.
             token_endpoint_auth_method="client_secret_post",  # noqa: S106 (a method name)
+            # The Authorization Code Flow page documents no PKCE.
+            pkce=False,
         )
 
     # ------------------------------------------------------------ HTTP
@@ -214,7 +169,15 @@ class LinkedInConnector(Connector):
     # ------------------------------------------------------- who is who
 
     def agency_identity(self, agency_token: Token) -> dict[str, Any]:
-        me = self._call("GET", "/me", agency_token)
+        # The documented profile read is unversioned: GET /v2/me (r_basicprofile).
+        me = http.call(
+            "GET",
+            self.endpoints()["profile"] + "/me",
+            token=agency_token,
+            timeout=self.timeout,
+            platform=self.name,
+            headers={"X-Restli-Protocol-Version": "2.0.0"},
+        )
         member_id = str(me.get("id") or "")
         if not member_id:
             raise PlatformError(
@@ -337,17 +300,6 @@ class LinkedInConnector(Connector):
         )
 
     # ------------------------------------------------------------ grant
-
-    @staticmethod
-    def _strongest_account_role(roles: list[str] | tuple[str, ...]) -> str:
-        known = [r for r in roles if r in ACCOUNT_ROLE_ORDER]
-        return max(known, key=ACCOUNT_ROLE_ORDER.index) if known else ACCOUNT_ROLE_ORDER[0]
-
-    @staticmethod
-    def _covers(have: str | None, needed: str) -> bool:
-        if have not in ACCOUNT_ROLE_ORDER:
-            return False
-        return ACCOUNT_ROLE_ORDER.index(have) >= ACCOUNT_ROLE_ORDER.index(needed)
 
     def grant(
         self,
@@ -484,127 +436,3 @@ class LinkedInConnector(Connector):
                 detail=exc.detail,
             )
         return exc
-
-    # ----------------------------------------------------------- verify
-
-    def verify(
-        self,
-        agency_token: Token,
-        agency_identity: dict[str, Any],
-        asset_type: str,
-        asset_id: str,
-        permissions: list[str],
-        external: dict[str, Any],
-    ) -> VerifyResult:
-        if asset_type == "AD_ACCOUNT":
-            have = self._account_roles(agency_token).get(str(asset_id))
-            if not have:
-                return VerifyResult(
-                    "missing",
-                    message=_("The agency's person has no role on this LinkedIn ad account."),
-                )
-            needed = self._strongest_account_role(permissions)
-            if self._covers(have, needed):
-                return VerifyResult("verified", permissions=(have,))
-            return VerifyResult(
-                "insufficient",
-                permissions=(have,),
-                message=_(
-                    "The agency's person is %(have)s on this ad account; "
-                    "the request asked for %(needed)s.",
-                    have=self._label(asset_type, have),
-                    needed=self._label(asset_type, needed),
-                ),
-            )
-        if asset_type == "ORGANIZATION":
-            roles = self._page_roles(agency_token).get(str(asset_id), set())
-            if not roles:
-                return VerifyResult(
-                    "missing",
-                    message=_("The agency's person has no role on this LinkedIn Page."),
-                )
-            have = tuple(sorted(roles))
-            lacking = [p for p in permissions if p not in roles]
-            if not lacking or PAGE_ADMIN_ROLE in roles:
-                return VerifyResult("verified", permissions=have)
-            return VerifyResult(
-                "insufficient",
-                permissions=have,
-                message=_(
-                    "The agency's person has a role on this Page but is missing: %(missing)s.",
-                    missing=", ".join(self._label(asset_type, p) for p in lacking),
-                ),
-            )
-        return VerifyResult("missing", message=_("LinkedIn has no such kind of asset."))
-
-    def _label(self, asset_type: str, permission_id: str) -> str:
-        found = self.asset_type(asset_type)
-        permission = found.permission(permission_id) if found else None
-        return str(permission.label) if permission else permission_id
-
-    # ----------------------------------------------------------- revoke
-
-    def revoke(
-        self,
-        agency_token: Token,
-        agency_identity: dict[str, Any],
-        asset_type: str,
-        asset_id: str,
-        external: dict[str, Any],
-    ) -> bool:
-        """The agency's person gives up their role (*assumption*: LinkedIn lets a
-        member remove their own role, as the Campaign Manager and Page tools do)."""
-        person_urn = str(agency_identity.get("person_urn") or "")
-        if asset_type == "AD_ACCOUNT":
-            manual_fix = _(
-                "Remove the agency's person in Campaign Manager: Account settings → Manage "
-                "access, then remove them."
-            )
-            paths = [
-                "/adAccountUsers/" + self._key(account=ACCOUNT_URN + str(asset_id), user=person_urn)
-            ]
-            method, body = "DELETE", None
-        elif asset_type == "ORGANIZATION":
-            manual_fix = _(
-                "Remove the agency's person in your Page's admin view: Settings → Manage "
-                "admins, then remove them."
-            )
-            roles = sorted(self._page_roles(agency_token).get(str(asset_id), set()))
-            paths = [
-                "/organizationAcls/"
-                + self._key(
-                    organization=ORGANIZATION_URN + str(asset_id),
-                    role=role,
-                    roleAssignee=person_urn,
-                )
-                for role in roles
-            ]
-            method, body = "PUT", {"state": "REVOKED"}
-        else:
-            raise PlatformError(
-                _("LinkedIn has no such kind of asset."),
-                _("Remove the agency in LinkedIn's own settings."),
-                code="revoke_unsupported",
-            )
-        if not person_urn.startswith(PERSON_URN):
-            raise PlatformError(
-                _("Latchkey does not know which LinkedIn person holds this access."),
-                manual_fix,
-                code="revoke_unsupported",
-            )
-        for path in paths:
-            try:
-                self._call(method, path, agency_token, json=body)
-            except http.PlatformHTTPError as exc:
-                if exc.status == 404:
-                    continue  # already gone: removal is done either way
-                if exc.retryable:
-                    raise
-                raise PlatformError(
-                    _("LinkedIn did not remove the agency's access."),
-                    manual_fix,
-                    status=exc.status,
-                    code="revoke_refused",
-                    detail=exc.detail,
-                ) from None
-        return True
