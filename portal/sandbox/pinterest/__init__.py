@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from .. import core
-from . import api, oauth, world
+from . import api, business, oauth, world
 
 core.register_platform(
     core.SandboxPlatform(
@@ -23,4 +23,4 @@ core.register_platform(
     )
 )
 
-__all__ = ["api", "oauth", "world"]
+__all__ = ["api", "business", "oauth", "world"]

@@ -5,11 +5,21 @@
   code_challenge, code_challenge_method=S256). The form posts back to the same
   address, with CSRF protection like every form of the app.
 - `POST /sandbox/pinterest/api.pinterest.com/v5/oauth/token`: form body, HTTP
-  Basic client authentication, grant_type authorization_code or refresh_token
-  (`continuous_refresh=true` renews the refresh token).
+  Basic client authentication, grant_type authorization_code or refresh_token.
+  Refresh tokens are continuous: each refresh renews them. The description
+  says Pinterest no longer supports the legacy (non-renewing) refresh token,
+  and its refresh answer requires `refresh_token`, `refresh_token_expires_in`
+  and `refresh_token_expires_at`; `continuous_refresh=true` (which apps
+  created before 25 September 2025 send) changes nothing here.
+
+Pinterest's description defines no PKCE and the connector sends none. The
+consent page shared by every emulated platform still checks a
+code_challenge when a client sends one (*sandbox choice*).
 """
 
 from __future__ import annotations
+
+import time
 
 from flask import request
 
@@ -42,15 +52,21 @@ def token():
             code_verifier=request.form.get("code_verifier"),
         )
         body["response_type"] = "authorization_code"
-        return core.token_response(body)
+        return core.token_response(_with_expiry(body))
     if grant_type == "refresh_token":
         refresh_token = request.form.get("refresh_token")
         if not refresh_token:
             raise core.OAuthError("invalid_request", "refresh_token is required.")
-        rotate = request.form.get("continuous_refresh", "").lower() == "true"
-        body = core.refresh_tokens(w.PLATFORM, refresh_token, client_id, rotate=rotate)
+        body = core.refresh_tokens(w.PLATFORM, refresh_token, client_id, rotate=True)
         body["response_type"] = "refresh_token"
-        return core.token_response(body)
+        return core.token_response(_with_expiry(body))
     raise core.OAuthError(
         "unsupported_grant_type", "grant_type must be authorization_code or refresh_token."
     )
+
+
+def _with_expiry(body: dict) -> dict:
+    """Pinterest also gives the refresh token's end as a Unix time (seconds)."""
+    if body.get("refresh_token_expires_in"):
+        body["refresh_token_expires_at"] = int(time.time()) + body["refresh_token_expires_in"]
+    return body

@@ -12,8 +12,11 @@ between two worlds' businesses and are stored as their own records:
   assets: {asset_id: {asset_type, permissions, name}}};
 - `business` and `asset` (key: their id): which world owns them.
 
-Fields marked *sandbox assumption* are not documented by Pinterest; the
-connector reads them when present and copes without them.
+What the API serves follows Pinterest's published description
+(`tests/platform_specs/pinterest/openapi.json`); world fields it does not
+declare (`role`, `two_factor_enabled`, `rate_limit`, ...) stay inside the
+sandbox. Where the description is silent and the sandbox had to choose, the
+code says so (*sandbox choice*).
 """
 
 from __future__ import annotations
@@ -31,28 +34,32 @@ from .. import core
 
 PLATFORM = "pinterest"
 
-# Pinterest's error body is {"code": int, "message": str}. The numbers below are
-# the sandbox's (Pinterest does not publish its business-access codes); the
-# connector keys on them and falls back to the wording of the message.
+# Pinterest's error body is {"code": int, "message": str}. The first codes are
+# published in Pinterest's description (in its error examples: 1 "Invalid
+# parameters.", 2 "Authentication failed.", 8 rate limit, 29 "You are not
+# permitted to access that resource.", 404 "... not found.", 500). Pinterest
+# publishes no business-access codes: the others are the sandbox's own, listed
+# in `portal.sandbox.inventions.PINTEREST` (numbered apart from every published
+# code); the connector keys on them and falls back to the wording of the message.
 INVALID_PARAMETERS = 1
 AUTHENTICATION_FAILED = 2
-NOT_FOUND = 3
 RATE_LIMITED = 8
 NOT_PERMITTED = 29
+NOT_FOUND = 404
 INTERNAL_ERROR = 500
-NOT_BUSINESS_ADMIN = 4170
-TWO_FACTOR_REQUIRED = 4171
-ALREADY_PARTNERS = 4172
-INVITE_ALREADY_PENDING = 4173
-BUSINESS_NOT_FOUND = 4174
-INVITE_NOT_FOUND = 4175
-ASSET_NOT_OWNED = 4176
-PERMISSION_NOT_VALID = 4177
-SAME_BUSINESS = 4178
-ACCESS_NOT_FOUND = 4179
-NOT_PARTNERS = 4180
+NOT_BUSINESS_ADMIN = 9001
+TWO_FACTOR_REQUIRED = 9002
+ALREADY_PARTNERS = 9003
+INVITE_ALREADY_PENDING = 9004
+BUSINESS_NOT_FOUND = 9005
+INVITE_NOT_FOUND = 9006
+ASSET_NOT_OWNED = 9007
+PERMISSION_NOT_VALID = 9008
+SAME_BUSINESS = 9009
+NOT_PARTNERS = 9010
 
-ADMIN_ROLES = frozenset({"BIZ_ADMIN", "OWNER"})
+# Business roles, as `GET /businesses/employers` names them (EMPLOYEE, BIZ_ADMIN, PARTNER).
+ADMIN_ROLES = frozenset({"BIZ_ADMIN"})
 
 PERMISSIONS_BY_ASSET_TYPE: dict[str, frozenset[str]] = {
     "AD_ACCOUNT": frozenset(
@@ -114,7 +121,6 @@ _DEFAULT_NAMES = {
 }
 _BOARD_NAMES = ("Spring collection", "Home inspiration", "Behind the scenes")
 _AD_ACCOUNT_MARKETS = (("US", "USD", "United States"), ("FR", "EUR", "Europe"))
-TAG_RECENT_MS = 7 * 24 * 3600 * 1000
 
 
 def _slug(name: str) -> str:
@@ -122,7 +128,8 @@ def _slug(name: str) -> str:
 
 
 def _iso(timestamp: float) -> str:
-    return datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%dT%H:%M:%S")
+    """A date-time as the description's `format: date-time` has it (RFC 3339)."""
+    return datetime.fromtimestamp(timestamp, UTC).isoformat(timespec="seconds")
 
 
 def build_world(persona_id: str, options: Mapping[str, Any]) -> dict[str, Any]:
@@ -145,8 +152,6 @@ def build_world(persona_id: str, options: Mapping[str, Any]) -> dict[str, Any]:
         "following_count": 87,
         "pin_count": 342,
         "monthly_views": 48000,
-        # *Sandbox assumption*: Pinterest does not document a 2FA flag on the user account.
-        "two_factor_enabled": persona_id != "two_factor_off",
     }
     boards = [
         {
@@ -169,6 +174,11 @@ def build_world(persona_id: str, options: Mapping[str, Any]) -> dict[str, Any]:
         "catalogs": [],
         "asset_groups": [],
         "conversion_tags": [],
+        # Page visits the tags reported: {ad_account_id, conversion_tag_id, created_time}.
+        "page_visits": [],
+        # Pinterest's user account has no two-factor field: the sandbox keeps the
+        # setting beside it, and only refusals to accept or share show it.
+        "two_factor_enabled": persona_id != "two_factor_off",
         "rate_limit": core.rate_limit_state() if persona_id == "rate_limited" else None,
         # "Fails mid-grant": the next accept/share call answers 500 once.
         "fail_next_grant": persona_id == "fails_mid_grant",
@@ -181,8 +191,7 @@ def build_world(persona_id: str, options: Mapping[str, Any]) -> dict[str, Any]:
         "id": core.new_id(18),
         "name": name,
         "username": username,
-        # *Sandbox assumption*: the member's role in the business (Pinterest's
-        # business roles are BIZ_ADMIN and EMPLOYEE).
+        # The member's role, served as `business_roles` by GET /businesses/employers.
         "role": "BIZ_ADMIN" if admin else "EMPLOYEE",
     }
     count = int(options.get("ad_accounts", 2))
@@ -233,6 +242,15 @@ def build_world(persona_id: str, options: Mapping[str, Any]) -> dict[str, Any]:
                 "configs": {"aem_enabled": False, "md_frequency": 1.0},
             }
         )
+        if fired:
+            tag = world["conversion_tags"][0]
+            world["page_visits"].append(
+                {
+                    "ad_account_id": tag["ad_account_id"],
+                    "conversion_tag_id": tag["id"],
+                    "created_time": int(now) - 2 * 3600,
+                }
+            )
     return world
 
 
