@@ -32,6 +32,9 @@ def create_app(test_config: dict | None = None) -> Flask:
         app.config.update(test_config)
     check_production(app.config)
 
+    from . import inputs
+
+    inputs.init_url_map(app)  # before any route: every <int:...> id is bounded
     _init_extensions(app)
     _register_blueprints(app)
 
@@ -62,6 +65,8 @@ def create_app(test_config: dict | None = None) -> Flask:
     notifications.init_app(app)
     webhooks.init_app(app)
     observability.init_app(app)  # logs, request ids, trusted proxies, request metrics
+    # Last of the app's hooks (the session and language are known), before any view.
+    inputs.init_app(app)  # no control characters in any query, URL segment or form field
     return app
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 from flask import Flask, jsonify, render_template, request
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
@@ -68,6 +70,7 @@ def init_app(app: Flask) -> None:
         if isinstance(error, HTTPException):
             return http_error(error)
         app.logger.exception("unhandled error on %s %s", request.method, request.path)
+        _rollback()  # the page below reads the database: not in a failed transaction
         title, detail = _messages()[500]
         if wants_json():
             return _problem(500, title, detail)
@@ -77,6 +80,15 @@ def init_app(app: Flask) -> None:
             app.logger.exception("error page failed to render")
             page = f"{title}. {detail}"
         return page, 500
+
+
+def _rollback() -> None:
+    from .extensions import db
+
+    try:
+        db.session.rollback()
+    except Exception:  # the connection itself may be gone
+        logging.getLogger(__name__).exception("rollback after an error failed")
 
 
 def _problem(status: int, title: str, detail: str, errors: list | None = None):

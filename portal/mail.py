@@ -15,6 +15,8 @@ from urllib.parse import unquote, urlsplit
 from flask import current_app, render_template
 from flask_babel import force_locale
 
+from .inputs import one_line
+
 
 @dataclass(frozen=True)
 class Attachment:
@@ -41,16 +43,19 @@ def build(
         subject = str(subject)
     msg = EmailMessage()
     from_header = current_app.config["MAIL_FROM"]
+    # Header values on one line, whatever was saved: a line break in a name
+    # would make the message unsendable (or add a header).
+    sender_name = one_line(sender_name)
     if sender_name:
         # Show the agency's name while sending from Latchkey's address.
         address = from_header.split("<")[-1].rstrip(">").strip()
         from_header = formataddr((f"{sender_name} via Latchkey", address))
     msg["From"] = from_header
-    msg["To"] = to
-    msg["Subject"] = subject
+    msg["To"] = one_line(to)
+    msg["Subject"] = one_line(subject)
     msg["Message-ID"] = make_msgid(domain="latchkey.localhost")
-    if reply_to:
-        msg["Reply-To"] = reply_to
+    if one_line(reply_to):
+        msg["Reply-To"] = one_line(reply_to)
     msg.set_content(text_body)
     msg.add_alternative(html_body, subtype="html")
     for attachment in attachments:

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
-
 from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
 from flask_login import current_user
+
+from .inputs import local_path
 
 bp = Blueprint("main", __name__)
 
@@ -18,13 +18,9 @@ def index():
 
 
 def safe_next(target: str | None, fallback: str) -> str:
-    """Only same-site relative paths; anything else goes to `fallback`."""
-    if not target:
-        return fallback
-    parts = urlsplit(target)
-    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
-        return fallback
-    return target
+    """Only same-site relative paths (no control characters, no line breaks);
+    anything else goes to `fallback`."""
+    return local_path(target) or fallback
 
 
 @bp.post("/language")

@@ -50,7 +50,7 @@ def init_app(app: Flask) -> None:
             response.headers.setdefault(
                 "Strict-Transport-Security", "max-age=63072000; includeSubDomains"
             )
-        if request.headers.get("HX-Request") or response.mimetype == "text/html":
+        if request.htmx or response.mimetype == "text/html":
             response.vary.add("HX-Request")
         # Pages, fragments and API answers may carry personal data, tokens or a
         # CSRF token: no cache keeps them. Static files are the exception; a

@@ -6,14 +6,12 @@ from flask import abort, g, render_template, request
 from jinja2_fragments.flask import render_block
 
 from .extensions import db
+from .inputs import parse_id
 
 
 def is_htmx() -> bool:
     """An htmx request that wants a fragment (not a history restore)."""
-    return (
-        request.headers.get("HX-Request") == "true"
-        and request.headers.get("HX-History-Restore-Request") != "true"
-    )
+    return bool(request.htmx) and not request.htmx.history_restore_request
 
 
 def render(template: str, block: str | None = None, **context) -> str:
@@ -32,9 +30,8 @@ def get_for_agency(model, object_id, agency_id: int | None = None):
     agency_id = agency_id if agency_id is not None else getattr(g, "agency_id", None)
     if agency_id is None:
         abort(404)
-    try:
-        object_id = int(object_id)
-    except (TypeError, ValueError):
+    object_id = parse_id(object_id)  # beyond the database's range: not found either
+    if object_id is None:
         abort(404)
     obj = db.session.get(model, object_id)
     if obj is None or obj.agency_id != agency_id:

@@ -16,6 +16,7 @@ from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from .. import audit, nav, platforms
 from ..auth.session import role_required
+from ..inputs import page_arg
 from ..models import Client
 from ..models.base import utcnow
 from ..notifications.removal import removal_steps
@@ -99,7 +100,7 @@ def _platform_name(platform_id: str) -> str:
 @role_required("viewer")
 def client_list():
     q = (request.args.get("q") or "").strip()[:200]
-    page = max(request.args.get("page", 1, type=int), 1)
+    page = page_arg()
     rows, total = service.list_clients(g.agency_id, q, page)
     pages = max((total + service.PER_PAGE - 1) // service.PER_PAGE, 1)
     if page > pages and total:
@@ -132,6 +133,7 @@ def client_detail(client_id: int):
         requests=requests,
         held=held,
         by_api=[grant for grant in held if offboarding.has_removal_api(grant)],
+        refusals=offboarding.refusals(held),
         platform_name=_platform_name,
         asset_type_name=_asset_type_name,
         erasure_due_on=lambda ar: privacy.erasure_due_on(ar, g.agency),
@@ -140,11 +142,26 @@ def client_detail(client_id: int):
     )
 
 
-@bp.post("/clients/<int:client_id>/offboard")
+@bp.route("/clients/<int:client_id>/offboard", methods=["GET", "POST"])
 @role_required("admin")
 def client_offboard(client_id: int):
-    """End the engagement: remove every access an API can remove, in a job."""
+    """End the engagement: remove every access an API can remove, in a job.
+
+    GET asks for confirmation, listing what is removed and what is not."""
     client = get_for_agency(Client, client_id)
+    if request.method == "GET":
+        held = offboarding.held_grants(client.id, g.agency_id)
+        by_api = [grant for grant in held if offboarding.has_removal_api(grant)]
+        if not by_api:
+            return redirect(url_for("admin.client_detail", client_id=client.id), 303)
+        return render(
+            "admin/clients/offboard.html",
+            client=client,
+            by_api=by_api,
+            others=[grant for grant in held if grant not in by_api],
+            platform_name=_platform_name,
+            asset_type_name=_asset_type_name,
+        )
     if not ActionForm().validate_on_submit():
         abort(400)
     queued = offboarding.start_removing_all(client.id, g.agency_id, _user_actor())

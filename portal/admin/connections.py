@@ -211,6 +211,9 @@ def connection_identities():
             errors[name] = _("This does not look right: check the format.")
             continue
         if key == "email":
+            if len(value) > 254:
+                errors[name] = _("Enter a valid e-mail address.")
+                continue
             try:
                 value = validate_email(
                     value,

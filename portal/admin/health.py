@@ -181,7 +181,7 @@ def _own_failed_job(job_id: str):
     conn = redis_connection()
     try:
         rq_job = Job.fetch(job_id, connection=conn)
-    except NoSuchJobError:
+    except (NoSuchJobError, ValueError):  # ValueError: not even the form of a job id
         abort(404)
     registry = FailedJobRegistry(rq_job.origin, connection=conn)
     if rq_job.id not in registry or job_agency(rq_job) != g.agency_id:

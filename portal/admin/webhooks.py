@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 from .. import audit, nav
 from ..auth.session import role_required
 from ..extensions import db
+from ..inputs import page_arg
 from ..models import WebhookDelivery, WebhookEndpoint
 from ..web import get_for_agency, render
 from ..webhooks import service
@@ -120,7 +121,7 @@ def webhook_edit(endpoint_id: int):
 
 
 def _detail(endpoint: WebhookEndpoint, new_secret: str | None = None):
-    page = max(request.args.get("page", 1, type=int), 1)
+    page = page_arg()
     deliveries = list(
         db.session.execute(
             select(WebhookDelivery)

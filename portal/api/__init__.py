@@ -22,17 +22,17 @@ from pydantic import BaseModel, ValidationError
 from sqlalchemy.orm import defer
 from werkzeug.exceptions import HTTPException
 
-from .. import audit
+from .. import audit, inputs
 from ..errors import _problem
 from ..extensions import csrf, db, limiter
+from ..inputs import parse_id
 from ..models import Agency, ApiKey
-from . import keys
+from . import keys, throttle
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 csrf.exempt(bp)
 
-DEFAULT_RATE_LIMIT = "600 per minute"
-MAX_ID = 2**31 - 1
+MAX_ID = inputs.MAX_ID
 
 
 class ApiError(Exception):
@@ -180,10 +180,12 @@ def parse_query(model: type[BaseModel]) -> BaseModel:
         raise invalid(validation_errors(exc)) from None
 
 
-def object_id(value: int) -> int:
-    if not 1 <= value <= MAX_ID:
+def object_id(value: object) -> int:
+    """An id from the path, bounded like every id (`inputs.parse_id`); else a 404."""
+    checked = parse_id(value)
+    if checked is None:
         raise not_found()
-    return value
+    return checked
 
 
 def json_response(body: dict, status: int = 200) -> Response:
@@ -220,18 +222,6 @@ def _bearer() -> str | None:
     return value.strip() or None
 
 
-def rate_limit_key() -> str:
-    prefix = keys.prefix_of(_bearer())
-    return f"key:{prefix}" if prefix else f"ip:{request.remote_addr}"
-
-
-def _rate_limit() -> str:
-    return current_app.config.get("API_RATE_LIMIT") or DEFAULT_RATE_LIMIT
-
-
-limiter.limit(_rate_limit, key_func=rate_limit_key)(bp)
-
-
 @bp.before_request
 def authenticate():
     g.api_key = None
@@ -239,9 +229,13 @@ def authenticate():
     view = current_app.view_functions.get(request.endpoint or "")
     scope = getattr(view, "api_scope", "read")
     if view is None or scope is None:
+        _check_wait(throttle.hit_address())
         return None
+    # An address that failed too often is stopped before any key is looked at.
+    _check_wait(throttle.failures_spent(), failures=True)
     key: ApiKey | None = keys.authenticate(_bearer())
     if key is None:
+        throttle.record_failure()
         raise ApiError(
             401,
             _("Missing or invalid API key"),
@@ -251,6 +245,8 @@ def authenticate():
             ),
             headers={"WWW-Authenticate": 'Bearer realm="latchkey"'},
         )
+    # Only a proved key spends its own budget (never a guess carrying its prefix).
+    _check_wait(throttle.hit_key(key.id))
     g.api_key = key
     g.api_agency = db.session.get(Agency, key.agency_id, options=[defer(Agency.logo)])
     g.agency_id = key.agency_id
@@ -262,6 +258,22 @@ def authenticate():
         )
     keys.touch(key)
     return None
+
+
+def _check_wait(seconds: int | None, failures: bool = False) -> None:
+    if seconds is None:
+        return
+    if failures:
+        detail = _(
+            "Too many calls from your address had a missing or invalid API key. Wait %(n)d "
+            "seconds, then try again with a valid key.",
+            n=seconds,
+        )
+    else:
+        detail = _(
+            "This key sent too many requests. Wait %(n)d seconds, then try again.", n=seconds
+        )
+    raise ApiError(429, _("Too many requests"), detail, headers={"Retry-After": str(seconds)})
 
 
 @bp.after_request

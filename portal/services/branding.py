@@ -22,6 +22,7 @@ from sqlalchemy import func, select
 
 from .. import audit
 from ..extensions import db
+from ..inputs import normalise_host
 from ..models import Agency
 
 MAX_LOGO_BYTES = 1024 * 1024
@@ -188,7 +189,7 @@ def check_colour(value: str) -> str:
 
 
 def base_host() -> str:
-    return (urlsplit(current_app.config["LATCHKEY_BASE_URL"]).hostname or "").lower()
+    return normalise_host(urlsplit(current_app.config["LATCHKEY_BASE_URL"]).netloc)
 
 
 def normalise_domain(value: str | None, agency_id: int) -> str | None:
@@ -196,8 +197,11 @@ def normalise_domain(value: str | None, agency_id: int) -> str | None:
     if not value:
         return None
     if "://" in value:
-        value = urlsplit(value).hostname or ""
-    value = value.split("/")[0].split(":")[0].rstrip(".")
+        try:
+            value = urlsplit(value).hostname or ""
+        except ValueError:
+            value = ""
+    value = normalise_host(value.split("/")[0])
     if not HOSTNAME.match(value):
         raise BrandingError("custom_domain", _("Enter a domain name like access.example.com."))
     if value == base_host():
@@ -211,9 +215,10 @@ def normalise_domain(value: str | None, agency_id: int) -> str | None:
 
 
 def request_host() -> str:
+    """This request's host as compared with custom domains (see `normalise_host`)."""
     if not has_request_context():
         return ""
-    return (request.host or "").split(":")[0].lower()
+    return normalise_host(request.host)
 
 
 def host_serves(agency_id: int, custom_domain: str | None) -> bool:
@@ -225,7 +230,7 @@ def host_serves(agency_id: int, custom_domain: str | None) -> bool:
     host = request_host()
     if not host:
         return True
-    if custom_domain and host == custom_domain.lower():
+    if custom_domain and host == normalise_host(custom_domain):
         return True
     if host == base_host() or not HOSTNAME.match(host):
         return True  # Latchkey's own address, localhost or an IP: no agency's domain
@@ -269,6 +274,8 @@ def check_support_email(value: str | None) -> str | None:
     value = (value or "").strip()
     if not value:
         return None
+    if len(value) > 254:
+        raise BrandingError("support_email", _("Use at most %(n)d characters.", n=254))
     try:
         return validate_email(
             value,

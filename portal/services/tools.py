@@ -8,10 +8,8 @@ showing its steps, and templates that include it keep asking for it.
 
 from __future__ import annotations
 
-import re
 import secrets
 from collections.abc import Mapping
-from urllib.parse import urlsplit
 
 from flask import current_app
 from flask_babel import gettext as _
@@ -19,6 +17,7 @@ from sqlalchemy import func, select
 
 from .. import audit
 from ..extensions import db
+from ..inputs import web_address
 from ..models import CustomTool
 from ..models.base import utcnow
 from ..models.tools import REPLY_KINDS
@@ -66,10 +65,8 @@ def clean_tool(agency_id: int, data: Mapping, tool: CustomTool | None = None) ->
     elif len(steps) > MAX_STEPS:
         errors.append(("instructions", _("Use at most %(n)d steps.", n=MAX_STEPS)))
     if values["link"]:
-        parts = urlsplit(values["link"])
         production = current_app.config["LATCHKEY_ENV"] == "production"
-        schemes = ("https",) if production else ("https", "http")
-        if parts.scheme not in schemes or not parts.netloc or re.search(r"\s", values["link"]):
+        if web_address(values["link"], https_only=production) is None:
             errors.append(("link", _("Enter a full web address starting with https://.")))
     if values["reply_kind"] not in REPLY_KINDS:
         errors.append(("reply_kind", _("Choose what the client sends back.")))
