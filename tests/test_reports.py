@@ -274,7 +274,8 @@ def test_it_lists_every_asset_permission_and_date_in_english(access_request):
         ("CATALOGS_VIEWER", "Catalogs viewer"),
         ("FINANCE_VIEW", "Finance viewer"),
     ):
-        assert f"{platform_word} · {label}" in content
+        # The platform's label, its code small beside it.
+        assert f"{label} {platform_word}" in content
     # The plain-language explanations, once each.
     assert "Create, edit and optimise campaigns, and see their reports." in content
     assert "See catalogs and feed diagnostics." in content
@@ -332,6 +333,7 @@ def test_it_says_when_the_client_handed_over_billing(access_request):
 
 
 def test_it_lists_the_audit_trail_with_the_chain_anchor(access_request):
+    head = audit.current_anchor(access_request.agency_id)
     content = pdf_text(render_report(access_request.id))
     mine = db.or_(
         db.and_(
@@ -365,8 +367,9 @@ def test_it_lists_the_audit_trail_with_the_chain_anchor(access_request):
         "Not listed: 2 “Verification started” entries; each check's result is listed."
         in " ".join(content.split())
     )
-    # The hash may wrap onto a second line; compare without spaces.
-    assert f"Anchor:entry#{last.seq},SHA-256{last.hash}" in content.replace(" ", "")
+    # The whole chain's length and head hash (`latchkey audit verify --anchor`);
+    # the hash may wrap onto a second line, so compare without spaces.
+    assert f"Anchor:{head.length}:{head.head}" in content.replace(" ", "")
     assert (
         f"intact when this document was issued (entries #{first.seq} to #{last.seq} checked)"
         in " ".join(content.split())

@@ -27,6 +27,9 @@ PERIODIC: list[dict] = [
         "cron": "0 9 1 1,4,7,10 *",
         "timeout": 600,
     },
+    # Hourly: each agency's audit chain length and head hash, signed and stored
+    # (a checkpoint `latchkey audit verify` checks: deleted events are caught).
+    {"func": "worker.audit_jobs.checkpoint_audit_chains", "queue": "default", "cron": "5 * * * *"},
     # Nightly: expired idempotency keys and old finished webhook deliveries are deleted.
     {"func": "worker.jobs.prune_expired_records", "queue": "default", "cron": "10 4 * * *"},
     # Nightly: personal data of requests finished longer ago than the agency's

@@ -4,10 +4,19 @@ Each agency has its own hash chain: an event's hash covers its fields and the
 previous event's hash. `verify_chain` recomputes it and names the first event
 that does not match.
 
+Keys and anchors. New events (version 3) are hashed with an HMAC under
+LATCHKEY_AUDIT_KEYS (`keys`, `hashing`), so only the holder of the key can
+rebuild the chain. Each chain has a signed head (`head`): appends lock it, and
+the chain must end where it says. The chain's length and head hash go out as
+anchors (each PDF, each webhook, a periodic checkpoint, `checkpoints`), and
+`verify_chain` checks the chain still holds them: deleting the newest events
+is caught. Version 1 and 2 events (unkeyed) still verify as they are, but no
+unkeyed event may follow a keyed one.
+
 Personal data and the chain. The fields that may hold personal data (the
 actor's label, the ip, the user agent and every value in `details`) are not
 hashed as they are: each one gets a random salt, and the event's hash
-(version 2) covers `sha256(salt + value)` of each, addressed by a JSON pointer
+(versions 2 and 3) covers `sha256(salt + value)` of each, addressed by a JSON pointer
 ("/ip", "/details/client"). Erasing a field replaces it by that digest (kept in
 `erased`) and throws the salt away: the chain still verifies, nothing of the
 value remains, and without the salt the digest cannot be tested against a
@@ -24,7 +33,6 @@ so a resealed event cannot be changed without breaking the chain.
 from __future__ import annotations
 
 import copy
-import hashlib
 import json
 import secrets
 from collections.abc import Iterable
@@ -32,22 +40,57 @@ from dataclasses import dataclass, field
 
 from flask import has_request_context, request
 from flask_login import current_user
-from sqlalchemy import select, text
 
 from ..extensions import db
 from ..models import AuditEvent
 from ..models.base import utcnow
+from . import head as chain_head
+from .hashing import (
+    FIELD_COLUMNS,
+    GENESIS,
+    HASH_VERSION,
+    _attestation,
+    _digest,
+    _digest_v2,
+    _reseal_digest,
+    _unescape,
+    field_digest,
+    fields_of,
+    seal,
+)
+from .head import Anchor, anchor_headers
+from .head import current as current_anchor
+from .verify import RESEALED, ChainResult, verify_chain
 
-GENESIS = "0" * 64
-HASH_VERSION = 2
+# (The version 1 and 2 digests are exported for tests that rewrite events as
+# earlier releases wrote them.)
+__all__ = [
+    "FIELD_COLUMNS",
+    "GENESIS",
+    "HASH_VERSION",
+    "RESEALED",
+    "SECRET_KEYS",
+    "SYSTEM",
+    "Actor",
+    "Anchor",
+    "ChainResult",
+    "Eraser",
+    "_digest",
+    "_digest_v2",
+    "_reseal_digest",
+    "anchor_headers",
+    "current_actor",
+    "current_anchor",
+    "field_digest",
+    "fields_of",
+    "record",
+    "verify_chain",
+]
+
 # Keys that must never be written into an event, whatever a caller passes.
 SECRET_KEYS = frozenset(
     {"password", "token", "secret", "code", "access_token", "refresh_token", "totp", "key"}
 )
-# The columns hashed through per-field digests (details values are the others).
-FIELD_COLUMNS = ("actor_label", "ip", "user_agent")
-# The key in an erasure event's details that attests the version 1 events it resealed.
-RESEALED = "resealed"
 
 
 @dataclass(frozen=True)
@@ -67,124 +110,6 @@ def _scrub(details: dict) -> dict:
             continue
         clean[key] = _scrub(value) if isinstance(value, dict) else value
     return clean
-
-
-def _canonical(value) -> bytes:
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), default=str).encode()
-
-
-def _digest(event: AuditEvent) -> str:
-    """The version 1 hash: over the raw values."""
-    payload = {
-        "agency_id": event.agency_id,
-        "seq": event.seq,
-        "created_at": event.created_at.isoformat(),
-        "actor": [event.actor_type, event.actor_id, event.actor_label],
-        "action": event.action,
-        "subject": [event.subject_type, event.subject_id],
-        "ip": event.ip,
-        "user_agent": event.user_agent,
-        "details": event.details,
-        "prev": event.prev_hash,
-    }
-    return hashlib.sha256(_canonical(payload)).hexdigest()
-
-
-# ------------------------------------------------------------ per-field digests
-
-
-def _escape(key: str) -> str:
-    """A JSON pointer token (RFC 6901)."""
-    return str(key).replace("~", "~0").replace("/", "~1")
-
-
-def _unescape(token: str) -> str:
-    return token.replace("~1", "/").replace("~0", "~")
-
-
-def fields_of(event: AuditEvent) -> dict[str, object]:
-    """Every personal-capable value the event still holds, by JSON pointer.
-
-    A value in details is a leaf: anything but a non-empty object (lists are
-    one value). Columns that are NULL are no field.
-    """
-    found: dict[str, object] = {}
-    for name in FIELD_COLUMNS:
-        value = getattr(event, name)
-        if value is not None:
-            found[f"/{name}"] = value
-
-    def walk(prefix: str, value) -> None:
-        if isinstance(value, dict) and value:
-            for key, inner in value.items():
-                walk(f"{prefix}/{_escape(key)}", inner)
-        else:
-            found[prefix] = value
-
-    for key, value in (event.details or {}).items():
-        walk(f"/details/{_escape(key)}", value)
-    return found
-
-
-def field_digest(salt: str, value) -> str:
-    return hashlib.sha256(bytes.fromhex(salt) + b"\x00" + _canonical(value)).hexdigest()
-
-
-class _Unverifiable(Exception):
-    """A field without its salt, or erased and present at once."""
-
-
-def _field_digests(event: AuditEvent) -> dict[str, str]:
-    salts = event.salts or {}
-    erased = event.erased or {}
-    digests: dict[str, str] = {}
-    for pointer, value in fields_of(event).items():
-        salt = salts.get(pointer)
-        if not isinstance(salt, str) or pointer in erased:
-            raise _Unverifiable(pointer)
-        try:
-            digests[pointer] = field_digest(salt, value)
-        except ValueError as exc:  # a salt that is not hex
-            raise _Unverifiable(pointer) from exc
-    for pointer, digest in erased.items():
-        if not isinstance(digest, str):
-            raise _Unverifiable(pointer)
-        digests[pointer] = digest
-    return digests
-
-
-def _frame(event: AuditEvent) -> dict:
-    """What every version hashes besides the fields."""
-    return {
-        "agency_id": event.agency_id,
-        "seq": event.seq,
-        "created_at": event.created_at.isoformat(),
-        "actor": [event.actor_type, event.actor_id],
-        "action": event.action,
-        "subject": [event.subject_type, event.subject_id],
-        "prev": event.prev_hash,
-    }
-
-
-def _digest_v2(event: AuditEvent) -> str:
-    payload = {"v": 2, **_frame(event), "fields": _field_digests(event)}
-    return hashlib.sha256(_canonical(payload)).hexdigest()
-
-
-def _reseal_digest(event: AuditEvent) -> str:
-    """A version 1 event's commitment to its field digests (and to its own hash)."""
-    payload = {
-        "v": "1-resealed",
-        **_frame(event),
-        "hash": event.hash,
-        "fields": _field_digests(event),
-    }
-    return hashlib.sha256(_canonical(payload)).hexdigest()
-
-
-def _attestation(resealed: Iterable[tuple[int, str]]) -> str:
-    lines = "\n".join(f"{seq}:{digest}" for seq, digest in sorted(resealed))
-    return hashlib.sha256(lines.encode()).hexdigest()
 
 
 def _normalise(details: dict) -> dict:
@@ -211,21 +136,10 @@ def record(
 ) -> AuditEvent:
     """Append an event to the agency's chain, in the caller's transaction."""
     actor = actor or current_actor()
-    if db.engine.dialect.name == "postgresql":
-        # Serialise appends to one chain; released at commit.
-        db.session.execute(
-            text("SELECT pg_advisory_xact_lock(:k)"), {"k": 7_000_000 + (agency_id or 0)}
-        )
-    last = db.session.execute(
-        select(AuditEvent.seq, AuditEvent.hash)
-        .where(
-            AuditEvent.agency_id.is_(agency_id)
-            if agency_id is None
-            else AuditEvent.agency_id == agency_id
-        )
-        .order_by(AuditEvent.seq.desc())
-        .limit(1)
-    ).first()
+    # Appends to one chain go one at a time (web processes, workers, threads),
+    # on PostgreSQL and SQLite alike; held until the transaction ends.
+    chain_head.lock(agency_id)
+    last = chain_head.last_event(agency_id)
     ip = ua = None
     if has_request_context():
         ip = request.remote_addr
@@ -244,12 +158,12 @@ def record(
         user_agent=ua,
         details=_normalise(_scrub(details or {})),
         prev_hash=last.hash if last else GENESIS,
-        hash_version=HASH_VERSION,
     )
     event.salts = {pointer: secrets.token_hex(16) for pointer in fields_of(event)}
-    event.hash = _digest_v2(event)
+    seal(event)
     db.session.add(event)
     db.session.flush()
+    chain_head.advance(agency_id, event.seq, event.hash)
     return event
 
 
@@ -354,102 +268,3 @@ class Eraser:
         self._resealed = []
         db.session.flush()
         return anchor
-
-
-# ------------------------------------------------------------------- checking
-
-
-@dataclass
-class ChainResult:
-    ok: bool
-    count: int
-    broken_event_id: int | None = None
-    reason: str | None = None
-
-
-def _content_ok(event: AuditEvent) -> bool:
-    try:
-        if (event.hash_version or 1) >= 2:
-            return _digest_v2(event) == event.hash
-        if event.reseal_hash is not None:
-            return _reseal_digest(event) == event.reseal_hash
-    except _Unverifiable:
-        return False
-    return _digest(event) == event.hash
-
-
-def verify_chain(
-    agency_id: int | None, first_seq: int = 1, last_seq: int | None = None
-) -> ChainResult:
-    """Recompute the agency's chain; report the first event that breaks it.
-
-    `first_seq` and `last_seq` check one stretch of it (a request's own
-    events, for its report): the stretch starts from the hash its first event
-    must follow, so it proves those events unchanged and linked, without
-    reading the whole history of a large agency. `count` is the number of
-    events checked.
-    """
-    condition = (
-        AuditEvent.agency_id.is_(None) if agency_id is None else (AuditEvent.agency_id == agency_id)
-    )
-    prev = GENESIS
-    expected_seq = max(first_seq, 1)
-    count = 0
-    # Resealed version 1 events waiting for the event that attests them, by its seq.
-    pending: dict[int, list[AuditEvent]] = {}
-    if expected_seq > 1:
-        before = db.session.execute(
-            select(AuditEvent).where(condition, AuditEvent.seq == expected_seq - 1)
-        ).scalar_one_or_none()
-        if before is None:
-            return ChainResult(False, 0, None, f"missing event before seq {expected_seq}")
-        prev = before.hash
-        # Erased events before the stretch that an event inside it attests.
-        for event in db.session.execute(
-            select(AuditEvent).where(
-                condition,
-                AuditEvent.seq < expected_seq,
-                AuditEvent.reseal_anchor_seq >= expected_seq,
-            )
-        ).scalars():
-            pending.setdefault(event.reseal_anchor_seq, []).append(event)
-    stretch = [condition, AuditEvent.seq >= expected_seq]
-    if last_seq is not None:
-        stretch.append(AuditEvent.seq <= last_seq)
-    for event in db.session.execute(
-        select(AuditEvent)
-        .where(*stretch)
-        .order_by(AuditEvent.seq)
-        .execution_options(yield_per=1000)
-    ).scalars():
-        if event.seq != expected_seq:
-            return ChainResult(False, count, event.id, f"missing event before seq {event.seq}")
-        if event.prev_hash != prev:
-            return ChainResult(False, count, event.id, "previous hash does not match")
-        if not _content_ok(event):
-            return ChainResult(False, count, event.id, "event content was changed")
-        if (event.hash_version or 1) < 2 and event.reseal_hash is not None:
-            anchor = event.reseal_anchor_seq
-            if anchor is None or anchor <= event.seq:
-                return ChainResult(False, count, event.id, "erased event is not attested")
-            pending.setdefault(anchor, []).append(event)
-        attested = (event.details or {}).get(RESEALED) if (event.hash_version or 1) >= 2 else None
-        group = pending.pop(event.seq, [])
-        if group or attested is not None:
-            wanted = attested if isinstance(attested, dict) else {}
-            if wanted.get("count") != len(group) or wanted.get("digest") != _attestation(
-                (e.seq, e.reseal_hash) for e in group
-            ):
-                return ChainResult(
-                    False, count, (group[0] if group else event).id, "erased events do not match"
-                )
-        prev = event.hash
-        expected_seq += 1
-        count += 1
-    if last_seq is not None:
-        # Attestations after the stretch are outside what was asked for.
-        pending = {seq: group for seq, group in pending.items() if seq <= last_seq}
-    if pending:
-        first = min((e for group in pending.values() for e in group), key=lambda e: e.seq)
-        return ChainResult(False, count, first.id, "erased event is not attested")
-    return ChainResult(True, count)

@@ -55,3 +55,46 @@ class AuditEvent(db.Model):
     # the seq of the later event that attests it (see portal.audit.Eraser).
     reseal_hash: Mapped[str | None] = mapped_column(String(64))
     reseal_anchor_seq: Mapped[int | None] = mapped_column()
+    # Version 3: the hash is an HMAC under the audit key with this id
+    # (LATCHKEY_AUDIT_KEYS; see portal.audit.keys). NULL for unkeyed versions.
+    key_id: Mapped[str | None] = mapped_column(String(16))
+
+
+class AuditChainHead(db.Model):
+    """The newest event of one chain, signed: one row per agency (`chain` 0 for
+    events of no agency).
+
+    Appending locks this row (SELECT ... FOR UPDATE on PostgreSQL; on SQLite
+    the upsert takes the database's write lock), so web processes and workers
+    append one after the other without a gap or a duplicate seq. Its HMAC
+    makes deleting the newest events detectable: the chain must end where
+    its head says.
+    """
+
+    chain: Mapped[int] = mapped_column(
+        BigInteger().with_variant(db.Integer, "sqlite"), primary_key=True, autoincrement=False
+    )
+    agency_id: Mapped[int | None] = mapped_column(ForeignKey("agency.id", ondelete="CASCADE"))
+    seq: Mapped[int] = mapped_column()
+    hash: Mapped[str] = mapped_column(String(64))
+    key_id: Mapped[str | None] = mapped_column(String(16))
+    mac: Mapped[str | None] = mapped_column(String(64))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class AuditCheckpoint(db.Model):
+    """The chain's length and head hash at a moment, signed (a periodic job
+    writes one when the chain has grown). `latchkey audit verify` checks the
+    chain still holds the latest one: events deleted since are reported."""
+
+    __table_args__ = (Index("ix_audit_checkpoint_agency", "agency_id", "id"),)
+
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(db.Integer, "sqlite"), primary_key=True
+    )
+    agency_id: Mapped[int] = mapped_column(ForeignKey("agency.id", ondelete="CASCADE"))
+    seq: Mapped[int] = mapped_column()
+    hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    key_id: Mapped[str] = mapped_column(String(16))
+    mac: Mapped[str] = mapped_column(String(64))

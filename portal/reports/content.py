@@ -23,7 +23,7 @@ from sqlalchemy import and_, or_, select
 
 from .. import audit
 from ..extensions import db
-from ..labels import GRANT_STATUS_LABELS, REQUEST_STATUS_LABELS
+from ..labels import GRANT_STATUS_LABELS, REQUEST_STATUS_LABELS, audit_event_text
 from ..models import AccessRequest, AuditEvent, Grant, User
 from ..platforms import get as get_connector
 from ..platforms.manual import guided_grant
@@ -157,6 +157,9 @@ class Anchor:
     count: int
     reason: str | None
     first: int | None = None  # the first entry checked
+    # The whole chain when issued, as LENGTH:HEAD: `latchkey audit verify
+    # --anchor` checks later that no entry was changed or removed since.
+    head: str | None = None
 
 
 @dataclass
@@ -426,6 +429,16 @@ def _actor(event: AuditEvent) -> str:
     return who or event.actor_type
 
 
+def _event_text(event: AuditEvent) -> str:
+    """The entry in people's words: the report's own wording for the request's
+    steps, else the audit log's (without e-mail addresses: the PDF leaves the
+    agency)."""
+    label = ACTION_LABELS.get(event.action)
+    if label is not None:
+        return str(label)
+    return audit_event_text(event.action, event.details, addresses=False)
+
+
 def audit_events(
     access_request: AccessRequest, grants_by_id: dict[str, GrantView], moment: Clock
 ) -> tuple[list[EventView], EventsOmitted, tuple[int | None, int | None]]:
@@ -473,7 +486,7 @@ def audit_events(
                 seq=event.seq,
                 at=moment(event.created_at),
                 actor=_actor(event),
-                action=str(ACTION_LABELS.get(event.action, event.action)),
+                action=_event_text(event),
                 subject=subject,
                 hash_prefix=event.hash[:12],
             )
@@ -493,8 +506,10 @@ def chain_anchor(agency_id: int, span: tuple[int | None, int | None]) -> Anchor:
     large agency's reports slower with each event.
     """
     first, last = span
+    current = audit.current_anchor(agency_id)
+    head = str(current) if current else None
     if first is None or last is None:
-        return Anchor(seq=None, hash=None, ok=True, count=0, reason=None, first=None)
+        return Anchor(seq=None, hash=None, ok=True, count=0, reason=None, first=None, head=head)
     result = audit.verify_chain(agency_id, first_seq=first, last_seq=last)
     row = db.session.execute(
         select(AuditEvent.seq, AuditEvent.hash).where(
@@ -508,6 +523,7 @@ def chain_anchor(agency_id: int, span: tuple[int | None, int | None]) -> Anchor:
         count=result.count,
         reason=result.reason,
         first=first,
+        head=head,
     )
 
 
