@@ -60,6 +60,9 @@ def build_app(tmp: Path, redis_url: str, smtp_port: int):
             "JOBS_MODE": "rq",
             "LATCHKEY_BASE_URL": "https://latchkey.example",
             "SMTP_URL": f"smtp://127.0.0.1:{smtp_port}",
+            # An established agency: the daily allowance is not what is measured.
+            "CLIENT_EMAILS_AGENCY": 100_000,
+            "CLIENT_EMAILS_NEW_AGENCY": 100_000,
         }
     )
 
@@ -100,7 +103,7 @@ def main() -> None:
             db.create_all()
             redis_connection().flushdb()
             agency, owner = create_agency(
-                "Bench Agency", "owner@bench.test", "bench password 1234 ok"
+                "Bench Agency", "owner@bench.test", "bench password 1234 ok", email_verified=True
             )
             agency.support_email = "help@bench.test"
             db.session.add(

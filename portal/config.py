@@ -24,6 +24,19 @@ DEFAULT_BASE_URL = "http://127.0.0.1:5000"
 KNOWN_DEFAULT_SECRETS = frozenset({"", "dev", "change-me", "changeme", "secret", "test"})
 
 
+# E-mails to an agency's clients, per 24 hours (portal/notifications/client_mail.py),
+# each set by LATCHKEY_<NAME>: per request's link, per recipient address, per
+# agency while new and once trusted, and what makes an agency trusted.
+CLIENT_EMAIL_LIMITS = {
+    "CLIENT_EMAILS_PER_REQUEST": 3,
+    "CLIENT_EMAILS_PER_RECIPIENT": 10,
+    "CLIENT_EMAILS_NEW_AGENCY": 20,
+    "CLIENT_EMAILS_AGENCY": 500,
+    "CLIENT_EMAILS_TRUST_COMPLETED": 3,
+    "CLIENT_EMAILS_TRUST_DAYS": 30,
+}
+
+
 class ConfigError(RuntimeError):
     """A setting is missing or malformed; the message names the variable."""
 
@@ -190,6 +203,33 @@ def _check_url(name: str, value: str, schemes: tuple[str, ...]) -> str:
     return value
 
 
+AUDIT_KEY_MIN_LENGTH = 32
+
+
+def audit_keys(env: Mapping[str, str], instance_path: str, production: bool) -> list[str]:
+    """LATCHKEY_AUDIT_KEYS: comma-separated keys for the audit chain's HMAC; the
+    first signs new events, all verify (keep old ones: their events need them)."""
+    raw = _get(env, "LATCHKEY_AUDIT_KEYS")
+    if not raw:
+        if production:
+            raise ConfigError(
+                "LATCHKEY_AUDIT_KEYS: required in production (generate one with: "
+                "python -c 'import secrets; print(secrets.token_urlsafe(32))')"
+            )
+        raw = _instance_secret(instance_path, "audit_keys", lambda: secrets.token_urlsafe(32))
+    keys = [k.strip() for k in raw.split(",") if k.strip()]
+    if not keys:
+        raise ConfigError("LATCHKEY_AUDIT_KEYS: no key given")
+    for index, key in enumerate(keys, start=1):
+        if len(key) < AUDIT_KEY_MIN_LENGTH or key.lower() in KNOWN_DEFAULT_SECRETS:
+            raise ConfigError(
+                f"LATCHKEY_AUDIT_KEYS: key {index} is too short; use at least "
+                f"{AUDIT_KEY_MIN_LENGTH} random characters (python -c 'import secrets; "
+                "print(secrets.token_urlsafe(32))')"
+            )
+    return keys
+
+
 def load_config(instance_path: str, env: Mapping[str, str] | None = None) -> dict:
     """Build the Flask config mapping from the environment."""
     env = os.environ if env is None else env
@@ -295,6 +335,7 @@ def load_config(instance_path: str, env: Mapping[str, str] | None = None) -> dic
         "TESTING": latchkey_env == "test",
         "SECRET_KEY": secret_key,
         "LATCHKEY_ENCRYPTION_KEYS": encryption_keys,
+        "LATCHKEY_AUDIT_KEYS": audit_keys(env, instance_path, production),
         "SQLALCHEMY_DATABASE_URI": database_url,
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
         "REDIS_URL": redis_url,
@@ -312,6 +353,10 @@ def load_config(instance_path: str, env: Mapping[str, str] | None = None) -> dic
         "REMEMBER_COOKIE_HTTPONLY": True,
         "REMEMBER_COOKIE_SAMESITE": "Lax",
         "REMEMBER_COOKIE_SECURE": production,
+        **{
+            name: envint(env, f"LATCHKEY_{name}", default, minimum=0)
+            for name, default in CLIENT_EMAIL_LIMITS.items()
+        },
         "SESSION_IDLE_MINUTES": envint(env, "LATCHKEY_SESSION_IDLE_MINUTES", 60, minimum=1),
         "SESSION_ABSOLUTE_HOURS": envint(env, "LATCHKEY_SESSION_ABSOLUTE_HOURS", 12, minimum=1),
         "MAX_CONTENT_LENGTH": 2 * 1024 * 1024,

@@ -21,6 +21,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
+# Every call to an emulated platform is held to the platform's own description.
+pytest_plugins = ["tests.conformance.plugin"]
+
 CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 PG_DEFAULT = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 REDIS_DEFAULT = "redis://127.0.0.1:6379/15"
@@ -340,7 +343,8 @@ def live_server(_live_server_session):
 def make_agency(name: str = "Acme Agency", email: str = "owner@acme.test"):
     from portal.services.agencies import create_agency
 
-    agency, user = create_agency(name, email, PASSWORD)
+    # Confirmed, as if its owner had opened the link e-mailed at sign-up.
+    agency, user = create_agency(name, email, PASSWORD, email_verified=True)
     return agency, user
 
 
@@ -746,6 +750,8 @@ def app_secrets(app) -> dict[str, str]:
     found = {app.config["SECRET_KEY"]: "SECRET_KEY"}
     for key in app.config.get("LATCHKEY_ENCRYPTION_KEYS") or ():
         found[key] = "encryption key"
+    for key in app.config.get("LATCHKEY_AUDIT_KEYS") or ():
+        found[key] = "audit key"
     for name, value in app.config.items():
         if name.endswith("_CLIENT_SECRET") and isinstance(value, str):
             found[value] = name

@@ -13,6 +13,7 @@ PROD = {
     "LATCHKEY_ENV": "production",
     "SECRET_KEY": "s" * 16 + "0123456789abcdefghij",
     "LATCHKEY_ENCRYPTION_KEYS": GOOD_KEY,
+    "LATCHKEY_AUDIT_KEYS": "audit-key-" + "k" * 40,
     "LATCHKEY_BASE_URL": "https://latchkey.example.com",
     "DATABASE_URL": "postgresql+psycopg://u@db/latchkey",
     "REDIS_URL": "redis://cache:6379/0",
@@ -36,6 +37,9 @@ def test_it_reads_a_complete_production_environment(tmp_path):
         ({"SECRET_KEY": "short"}, "SECRET_KEY"),
         ({"LATCHKEY_ENCRYPTION_KEYS": ""}, "LATCHKEY_ENCRYPTION_KEYS"),
         ({"LATCHKEY_ENCRYPTION_KEYS": "not-a-key"}, "LATCHKEY_ENCRYPTION_KEYS"),
+        ({"LATCHKEY_AUDIT_KEYS": ""}, "LATCHKEY_AUDIT_KEYS"),
+        ({"LATCHKEY_AUDIT_KEYS": "too-short"}, "LATCHKEY_AUDIT_KEYS"),
+        ({"LATCHKEY_AUDIT_KEYS": "a" * 40 + ", short"}, "LATCHKEY_AUDIT_KEYS"),
         ({"LATCHKEY_SANDBOX": "1"}, "LATCHKEY_SANDBOX"),
         ({"LATCHKEY_SANDBOX": "perhaps"}, "LATCHKEY_SANDBOX"),
         ({"LATCHKEY_BASE_URL": "http://latchkey.example.com"}, "LATCHKEY_BASE_URL"),
@@ -55,7 +59,7 @@ def test_it_refuses_a_bad_production_setting_naming_the_variable(tmp_path, chang
     env = {
         k: v
         for k, v in env.items()
-        if v != "" or k not in ("SECRET_KEY", "LATCHKEY_ENCRYPTION_KEYS")
+        if v != "" or k not in ("SECRET_KEY", "LATCHKEY_ENCRYPTION_KEYS", "LATCHKEY_AUDIT_KEYS")
     }
     with pytest.raises(ConfigError) as excinfo:
         load_config(str(tmp_path), env)
@@ -67,7 +71,10 @@ def test_it_generates_development_secrets_once_into_the_instance_folder(tmp_path
     second = load_config(str(tmp_path), {})
     assert first["SECRET_KEY"] == second["SECRET_KEY"]
     assert first["LATCHKEY_ENCRYPTION_KEYS"] == second["LATCHKEY_ENCRYPTION_KEYS"]
+    assert first["LATCHKEY_AUDIT_KEYS"] == second["LATCHKEY_AUDIT_KEYS"]
+    assert len(first["LATCHKEY_AUDIT_KEYS"][0]) >= 32
     assert (tmp_path / "secret_key").stat().st_mode & 0o077 == 0
+    assert (tmp_path / "audit_keys").stat().st_mode & 0o077 == 0
     assert first["SQLALCHEMY_DATABASE_URI"].startswith("sqlite:///")
     assert first["LATCHKEY_SANDBOX"] is True
     assert first["REDIS_URL"] is None
@@ -107,6 +114,12 @@ def test_it_accepts_several_encryption_keys(tmp_path):
         str(tmp_path), {**PROD, "LATCHKEY_ENCRYPTION_KEYS": f"{GOOD_KEY}, {other}"}
     )
     assert config["LATCHKEY_ENCRYPTION_KEYS"] == [GOOD_KEY, other]
+
+
+def test_it_accepts_several_audit_keys_the_first_signs(tmp_path):
+    new, old = "new-audit-key-" + "n" * 30, "old-audit-key-" + "o" * 30
+    config = load_config(str(tmp_path), {**PROD, "LATCHKEY_AUDIT_KEYS": f"{new}, {old}"})
+    assert config["LATCHKEY_AUDIT_KEYS"] == [new, old]
 
 
 def test_it_normalises_a_plain_postgresql_url(tmp_path):

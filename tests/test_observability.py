@@ -42,6 +42,7 @@ PROD = {
     "LATCHKEY_ENV": "production",
     "SECRET_KEY": secrets.token_urlsafe(48),
     "LATCHKEY_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
+    "LATCHKEY_AUDIT_KEYS": secrets.token_urlsafe(32),
     "LATCHKEY_BASE_URL": "https://latchkey.example.com",
     "DATABASE_URL": "postgresql+psycopg://u@db/latchkey",
     "REDIS_URL": "redis://cache:6379/0",

@@ -247,6 +247,7 @@ class _Stack:
                 "REDIS_URL": redis.url,
                 "SECRET_KEY": secrets.token_urlsafe(48),
                 "LATCHKEY_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
+                "LATCHKEY_AUDIT_KEYS": secrets.token_urlsafe(32),
                 "LATCHKEY_BASE_URL": self.base,
                 "LATCHKEY_INSTANCE_PATH": str(folder / "instance"),
                 "LATCHKEY_SANDBOX": "1",

@@ -80,6 +80,7 @@ def worker_process(app):
             "LATCHKEY_BASE_URL": app.config["LATCHKEY_BASE_URL"],
             "SECRET_KEY": app.config["SECRET_KEY"],
             "LATCHKEY_ENCRYPTION_KEYS": ",".join(app.config["LATCHKEY_ENCRYPTION_KEYS"]),
+            "LATCHKEY_AUDIT_KEYS": ",".join(app.config["LATCHKEY_AUDIT_KEYS"]),
             "PYTHONPATH": f"{ROOT}{os.pathsep}{ROOT / 'tests'}",
         }
     )

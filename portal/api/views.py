@@ -58,9 +58,13 @@ def _service_errors(exc: RequestError) -> ApiError:
 # ------------------------------------------------------------ idempotency
 
 
-def idempotent(handler) -> Response:
+def idempotent(handler, about_request: bool = False) -> Response:
     """Run `handler()` once per Idempotency-Key: a repeat with the same body gets
-    the first answer again; the same key with another body is refused (422)."""
+    the first answer again; the same key with another body is refused (422).
+
+    The answer is kept encrypted (it may carry a client's link); with
+    `about_request`, the id of the access request it returns is kept beside it.
+    """
     key = request.headers.get("Idempotency-Key")
     if key is None:
         return handler()
@@ -121,6 +125,7 @@ def idempotent(handler) -> Response:
                 .values(
                     response_status=response.status_code,
                     response_body=response.get_data(as_text=True),
+                    access_request_id=_request_id(response) if about_request else None,
                 )
             )
             db.session.commit()
@@ -136,6 +141,12 @@ def idempotent(handler) -> Response:
                 )
             )
             db.session.commit()
+
+
+def _request_id(response: Response) -> int | None:
+    body = response.get_json(silent=True)
+    value = body.get("id") if isinstance(body, dict) else None
+    return value if isinstance(value, int) else None
 
 
 # -------------------------------------------------------------- platforms
@@ -248,7 +259,9 @@ def _access_request(request_id: int) -> AccessRequest:
     idempotent=True,
     description=(
         "Give `template_id` or `items` (items win when both are given). "
-        "With `send_email: true` the link is e-mailed to the client."
+        "With `send_email: true` the link is e-mailed to the client: only for an agency "
+        "whose e-mail address is confirmed (else 409) and within the limits on e-mails to "
+        "clients (else 429 with Retry-After); either refusal creates nothing."
     ),
 )
 def create_access_request():
@@ -265,6 +278,8 @@ def create_access_request():
             raise invalid(
                 [{"field": "items", "message": _("Give template_id or items (or both).")}]
             )
+        if data.send_email:
+            _may_email_client(data.client.email)
         try:
             row, token = request_service.create_request(
                 agency(),
@@ -288,7 +303,24 @@ def create_access_request():
         body = serialize.access_request(row, request_service.request_url(row, token))
         return json_response(body, 201)
 
-    return idempotent(handler)
+    return idempotent(handler, about_request=True)
+
+
+def _may_email_client(email: str) -> None:
+    """Refuse the whole call (nothing is created) when its e-mail could not go."""
+    from ..notifications.client_mail import refusal
+
+    refused = refusal(agency(), email)
+    if refused is None:
+        return
+    if refused.status == 409:
+        raise ApiError(409, _("Your agency's e-mail address is not confirmed"), refused.message)
+    raise ApiError(
+        429,
+        _("Too many e-mails to clients"),
+        refused.message,
+        headers={"Retry-After": str(refused.retry_after)},
+    )
 
 
 def _encode_cursor(last_id: int) -> str:

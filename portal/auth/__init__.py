@@ -4,4 +4,4 @@ from flask import Blueprint
 
 bp = Blueprint("auth", __name__)
 
-from . import account, routes, team  # noqa: E402,F401
+from . import account, routes, signup, team  # noqa: E402,F401

@@ -13,7 +13,7 @@ from . import bp, throttle, totp
 from .common import record_for_user, too_many
 from .forms import ChangePasswordForm, ConfirmPasswordForm, TotpConfirmForm
 from .passwords import hash_password
-from .session import start_session
+from .session import end_all_sessions, end_session, live_session_count, start_session
 
 
 def _user() -> User:
@@ -50,6 +50,7 @@ def _render_security(
         "memberships": memberships,
         "required_by": _agencies_requiring_2fa(user),
         "recovery_left": len(user.recovery_codes or []),
+        "session_count": live_session_count(user),
     }
     return render_template("auth/security.html", **context), status
 
@@ -89,13 +90,26 @@ def password_change():
     if not ok:
         return _render_security(422, password_form=form)
     user.password_hash = hash_password(form.password.data)
-    user.session_version = (user.session_version or 1) + 1
+    end_all_sessions(user)
     record_for_user("auth.password_changed", user)
-    # Other sessions end with the old version; this one continues on a fresh session.
+    # Every other session has ended; this one continues on a fresh session.
     start_session(user, agency_id=session.get("agency_id"), remember=session.permanent)
     db.session.commit()
     flash(_("Your password was changed. Your other sessions were signed out."), "success")
     return redirect(url_for("auth.security"), code=303)
+
+
+@bp.post("/app/account/sessions/end-all")
+@login_required
+def sign_out_everywhere():
+    """End every session of this person, on every device, this one included."""
+    user = _user()
+    ended = end_all_sessions(user)
+    record_for_user("auth.logout_everywhere", user, details={"sessions": ended})
+    db.session.commit()
+    end_session()
+    flash(_("You are signed out on every device. Sign in again to continue."), "success")
+    return redirect(url_for("auth.login"), code=303)
 
 
 @bp.route("/app/account/two-factor", methods=["GET", "POST"])

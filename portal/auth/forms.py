@@ -47,8 +47,8 @@ class EmailAddress:
     """
 
     def __call__(self, form, field) -> None:
-        if not field.data:
-            return
+        if not field.data or len(field.data) > EMAIL_MAX:
+            return  # too long: the length check says so (and the parser is slow on it)
         try:
             validate_email(
                 field.data,
@@ -149,11 +149,7 @@ class SignupForm(NewPasswordMixin, FlaskForm):
     def password_context(self) -> list[str]:
         return [self.email.data or "", self.name.data or "", self.agency_name.data or ""]
 
-    def validate_email(self, field) -> None:
-        if db.session.execute(select(User.id).where(User.email == field.data)).first():
-            raise ValidationError(
-                _l("An account with this e-mail already exists. Sign in instead.")
-            )
+    # No "this address already has an account" here: the answer must not tell.
 
 
 class ResetRequestForm(FlaskForm):

@@ -17,20 +17,20 @@ from flask import (
     session,
     url_for,
 )
-from flask_babel import get_locale, ngettext
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 from flask_limiter import RateLimitExceeded
 from flask_login import current_user, login_required
 from sqlalchemy import select, update
-from sqlalchemy.exc import IntegrityError
 
 from .. import audit, crypto, mail
 from ..extensions import db, limiter
+from ..inputs import parse_id
 from ..main import safe_next
 from ..models import Membership, PasswordReset, User
 from ..models.base import utcnow
-from ..services.agencies import AgencyError, create_agency, normalise_email
+from ..services.agencies import normalise_email
 from . import bp, throttle, totp
 from .common import external_url, link_problem, record_for_user, too_many, user_actor
 from .forms import (
@@ -38,12 +38,11 @@ from .forms import (
     LoginForm,
     ResetPasswordForm,
     ResetRequestForm,
-    SignupForm,
     SwitchAgencyForm,
     TwoFactorForm,
 )
 from .passwords import hash_password, needs_rehash, verify_password
-from .session import end_session, start_session
+from .session import end_all_sessions, end_session, start_session
 
 PENDING_2FA = "pending_2fa"
 PENDING_2FA_SECONDS = 5 * 60
@@ -270,40 +269,6 @@ def logout():
     return redirect(url_for("auth.login"), code=303)
 
 
-# ------------------------------------------------------------------ sign-up
-
-
-@bp.route("/auth/signup", methods=["GET", "POST"])
-@limiter.limit(throttle.signup_limit, methods=["POST"])
-def signup():
-    if current_user.is_authenticated:
-        return redirect(_dashboard())
-    form = SignupForm()
-    if request.method == "GET":
-        return render_template("auth/signup.html", form=form)
-    if not form.validate():
-        return render_template("auth/signup.html", form=form), 422
-    try:
-        agency, user = create_agency(
-            form.agency_name.data,
-            form.email.data,
-            form.password.data,
-            owner_name=form.name.data,
-            locale=str(get_locale() or "en"),
-        )
-    except (AgencyError, IntegrityError):
-        # Someone signed up with this e-mail between the check and the insert.
-        db.session.rollback()
-        form.email.errors.append(_("An account with this e-mail already exists. Sign in instead."))
-        return render_template("auth/signup.html", form=form), 422
-    user.last_login_at = utcnow()
-    start_session(user, agency_id=agency.id)
-    record_for_user("auth.login", user, agency_id=agency.id, details={"method": "signup"})
-    db.session.commit()
-    flash(_("Welcome to Latchkey! Your agency %(name)s is ready.", name=agency.name), "success")
-    return redirect(_dashboard(), code=303)
-
-
 # ----------------------------------------------------------- password reset
 
 
@@ -433,7 +398,7 @@ def reset_password(token: str):
         .execution_options(synchronize_session=False)
     )
     user.password_hash = hash_password(form.password.data)
-    user.session_version = (user.session_version or 1) + 1  # signs out every session
+    end_all_sessions(user)  # signs out every session, on every device
     record_for_user("auth.password_reset", user)
     db.session.commit()
     throttle.clear_failures(user.email)
@@ -464,12 +429,12 @@ def no_agency():
 def switch_agency():
     """Open another agency the signed-in person belongs to."""
     form = SwitchAgencyForm()
-    agency_id = form.agency_id.data if form.validate() else None
+    agency_id = parse_id(form.agency_id.data) if form.validate() else None
     membership = None
-    if agency_id and agency_id.isdigit():
+    if agency_id is not None:
         membership = db.session.execute(
             select(Membership).where(
-                Membership.user_id == current_user.id, Membership.agency_id == int(agency_id)
+                Membership.user_id == current_user.id, Membership.agency_id == agency_id
             )
         ).scalar_one_or_none()
     if membership is None:

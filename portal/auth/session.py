@@ -4,6 +4,11 @@ Sessions are signed cookies. Signing in clears the old session (rotation);
 a session ends after SESSION_IDLE_MINUTES without a request and, whatever
 happens, SESSION_ABSOLUTE_HOURS after sign-in. Bumping a user's
 session_version signs out every one of their sessions.
+
+Each session also has an identity on the server: the cookie carries a random
+id whose hash is a live `UserSession` row, checked on every request. Signing
+out ends that row, so a copy of the cookie taken before stops working at once;
+`end_all_sessions` (sign out everywhere, a new password) ends every row.
 """
 
 from __future__ import annotations
@@ -11,14 +16,19 @@ from __future__ import annotations
 import functools
 import time
 from collections.abc import Callable
+from datetime import timedelta
 
 from flask import Flask, abort, current_app, g, redirect, request, session, url_for
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_user, logout_user
-from sqlalchemy import select
+from sqlalchemy import delete, or_, select, update
 
+from .. import crypto
 from ..extensions import db, login_manager
-from ..models import Agency, Membership, User
+from ..models import Agency, Membership, User, UserSession
+from ..models.base import utcnow
+
+SESSION_ID_KEY = "sid"
 
 
 @login_manager.user_loader
@@ -30,7 +40,76 @@ def load_user(user_id: str) -> User | None:
         return None
     if user is None or str(user.session_version) != version:
         return None
+    if not _is_live(user.id):
+        return None
     return user
+
+
+def _absolute_start():
+    return utcnow() - timedelta(hours=current_app.config["SESSION_ABSOLUTE_HOURS"])
+
+
+def _session_hash() -> str | None:
+    sid = session.get(SESSION_ID_KEY)
+    if not isinstance(sid, str) or not 20 <= len(sid) <= 100:
+        return None
+    return crypto.token_hash(sid)
+
+
+def _is_live(user_id: int) -> bool:
+    """Whether this request's session is one the server still knows and has not ended."""
+    hashed = _session_hash()
+    if hashed is None:
+        return False
+    found = db.session.execute(
+        select(UserSession.id).where(
+            UserSession.token_hash == hashed,
+            UserSession.user_id == user_id,
+            UserSession.ended_at.is_(None),
+            UserSession.created_at > _absolute_start(),
+        )
+    ).first()
+    return found is not None
+
+
+def open_server_session(user: User) -> str:
+    """Record a new session of `user` (the caller commits); return the id for its cookie.
+
+    The person's ended and expired sessions are forgotten on the way.
+    """
+    db.session.execute(
+        delete(UserSession).where(
+            UserSession.user_id == user.id,
+            or_(UserSession.ended_at.is_not(None), UserSession.created_at <= _absolute_start()),
+        )
+    )
+    sid = crypto.new_token()
+    db.session.add(UserSession(user_id=user.id, token_hash=crypto.token_hash(sid)))
+    return sid
+
+
+def end_all_sessions(user: User) -> int:
+    """End every session of `user`, on every device (the caller commits)."""
+    user.session_version = (user.session_version or 1) + 1
+    ended = db.session.execute(
+        update(UserSession)
+        .where(UserSession.user_id == user.id, UserSession.ended_at.is_(None))
+        .values(ended_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    return ended.rowcount or 0
+
+
+def live_session_count(user: User) -> int:
+    return len(
+        db.session.execute(
+            select(UserSession.id).where(
+                UserSession.user_id == user.id,
+                UserSession.ended_at.is_(None),
+                UserSession.created_at > _absolute_start(),
+            )
+        ).all()
+    )
 
 
 login_manager.login_view = "auth.login"
@@ -54,6 +133,7 @@ def start_session(user: User, agency_id: int | None = None, remember: bool = Fal
         session["locale"] = user.locale
     _forget_request_token()
     login_user(user, remember=False)
+    session[SESSION_ID_KEY] = open_server_session(user)
     now = int(time.time())
     session["auth_at"] = now
     session["seen_at"] = now
@@ -65,6 +145,16 @@ def start_session(user: User, agency_id: int | None = None, remember: bool = Fal
 
 
 def end_session() -> None:
+    """Sign this browser out, and end its session on the server (committed)."""
+    hashed = _session_hash()
+    if hashed is not None:
+        db.session.execute(
+            update(UserSession)
+            .where(UserSession.token_hash == hashed, UserSession.ended_at.is_(None))
+            .values(ended_at=utcnow())
+            .execution_options(synchronize_session=False)
+        )
+        db.session.commit()
     logout_user()
     locale = session.get("locale")
     session.clear()

@@ -113,3 +113,14 @@ def may_send_reset_email(email: str) -> bool:
         return True
     item = _item("AUTH_RESET_EMAIL_LIMIT", DEFAULT_RESET_EMAIL_LIMIT)
     return _storage_call(lambda: limiter.limiter.hit(item, "reset-mail", _account_key(email)), True)
+
+
+def may_send_signup_email(email: str) -> bool:
+    """Count one "you already have an account" e-mail to `email` (sign-up with a
+    known address); False once the hourly allowance is spent."""
+    if not _enabled():
+        return True
+    item = _item("AUTH_RESET_EMAIL_LIMIT", DEFAULT_RESET_EMAIL_LIMIT)
+    return _storage_call(
+        lambda: limiter.limiter.hit(item, "signup-mail", _account_key(email)), True
+    )

@@ -1,8 +1,18 @@
 """All models, importable from one place."""
 
-from .accounts import ROLE_RANK, ROLES, Agency, Invitation, Membership, PasswordReset, User
+from .accounts import (
+    ROLE_RANK,
+    ROLES,
+    Agency,
+    EmailVerification,
+    Invitation,
+    Membership,
+    PasswordReset,
+    User,
+    UserSession,
+)
 from .api import API_SCOPES, ApiKey, IdempotencyKey, WebhookDelivery, WebhookEndpoint
-from .audit import AuditEvent
+from .audit import AuditChainHead, AuditCheckpoint, AuditEvent
 from .connections import AgencyConnection, EphemeralValue
 from .notifications import NotificationLog
 from .requests import (
@@ -29,9 +39,12 @@ __all__ = [
     "Agency",
     "AgencyConnection",
     "ApiKey",
+    "AuditChainHead",
+    "AuditCheckpoint",
     "AuditEvent",
     "Client",
     "CustomTool",
+    "EmailVerification",
     "EphemeralValue",
     "Grant",
     "IdempotencyKey",
@@ -42,6 +55,7 @@ __all__ = [
     "SandboxRecord",
     "Template",
     "User",
+    "UserSession",
     "WebhookDelivery",
     "WebhookEndpoint",
 ]

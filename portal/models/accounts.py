@@ -27,6 +27,9 @@ class Agency(db.Model):
     custom_domain: Mapped[str | None] = mapped_column(String(253), unique=True)
     default_locale: Mapped[str] = mapped_column(String(8), default="en")
     require_2fa: Mapped[bool] = mapped_column(default=False)
+    # When an owner confirmed the agency's e-mail address (a link e-mailed at
+    # sign-up). Latchkey e-mails the agency's clients only once it is set.
+    email_verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # Retention: personal data of requests finished this many days ago is
     # erased by a nightly job (None: kept until the agency deletes the client).
     erase_finished_after_days: Mapped[int | None] = mapped_column()
@@ -71,6 +74,18 @@ class User(UserMixin, db.Model):
         return self.totp_enabled_at is not None
 
 
+class UserSession(db.Model):
+    """One signed-in browser. Its cookie carries a random id, of which only the
+    SHA-256 is kept here; every request needs a live row, so signing out (or
+    out everywhere, or a new password) ends the session on the server too."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
 class Membership(db.Model):
     __table_args__ = (UniqueConstraint("agency_id", "user_id"),)
 
@@ -104,6 +119,22 @@ class Invitation(db.Model):
 
     agency: Mapped[Agency] = relationship()
     invited_by: Mapped[User | None] = relationship()
+
+
+class EmailVerification(db.Model):
+    """A link that confirms the agency's e-mail address (single use, expiring)."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    agency_id: Mapped[int] = mapped_column(ForeignKey("agency.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"), index=True)
+    email: Mapped[str] = mapped_column(String(254))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    agency: Mapped[Agency] = relationship()
+    user: Mapped[User] = relationship()
 
 
 class PasswordReset(db.Model):

@@ -8,7 +8,7 @@ from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..extensions import db
-from .base import UTCDateTime, utcnow
+from .base import EncryptedText, UTCDateTime, utcnow
 
 API_SCOPES = ("read", "write")
 
@@ -38,7 +38,10 @@ class ApiKey(db.Model):
 class IdempotencyKey(db.Model):
     """The answer given to a POST carrying an Idempotency-Key, replayed for 24 h."""
 
-    __table_args__ = (UniqueConstraint("agency_id", "key"),)
+    __table_args__ = (
+        UniqueConstraint("agency_id", "key"),
+        Index("ix_idempotency_key_request", "agency_id", "access_request_id"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     agency_id: Mapped[int] = mapped_column(ForeignKey("agency.id", ondelete="CASCADE"))
@@ -46,7 +49,10 @@ class IdempotencyKey(db.Model):
     request_hash: Mapped[str] = mapped_column(String(64))
     # NULL while the first request with this key is still running.
     response_status: Mapped[int | None] = mapped_column()
-    response_body: Mapped[str | None] = mapped_column(Text)
+    # Encrypted at rest: an access request's answer carries the client's link.
+    response_body: Mapped[str | None] = mapped_column(EncryptedText)
+    # The access request the answer is about, so erasure finds it without reading it.
+    access_request_id: Mapped[int | None] = mapped_column()
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
@@ -83,6 +89,7 @@ class WebhookDelivery(db.Model):
 
     __table_args__ = (
         Index("ix_webhook_delivery_endpoint", "endpoint_id", "id"),
+        Index("ix_webhook_delivery_request", "agency_id", "access_request_id"),
         UniqueConstraint("endpoint_id", "event_id"),
     )
 
@@ -92,8 +99,12 @@ class WebhookDelivery(db.Model):
     # The webhook-id header: one per event, the same for every endpoint and retry.
     event_id: Mapped[str] = mapped_column(String(40), index=True)
     event_type: Mapped[str] = mapped_column(String(64))
-    # The exact body sent (signatures cover these bytes, so they never change).
-    payload: Mapped[str] = mapped_column(Text)
+    # The exact body sent (signatures cover these bytes, so they never change),
+    # encrypted at rest: it carries the client's link.
+    payload: Mapped[str] = mapped_column(EncryptedText)
+    # The access request the event is about (None for a test event), so erasure
+    # finds its copies without reading them.
+    access_request_id: Mapped[int | None] = mapped_column()
     # pending, retrying, succeeded, failed (gave up), cancelled (endpoint disabled)
     status: Mapped[str] = mapped_column(String(16), default="pending")
     attempts: Mapped[int] = mapped_column(default=0)

@@ -20,6 +20,8 @@ class NotificationLog(db.Model):
     __table_args__ = (
         UniqueConstraint("kind", "subject", "recipient", "period", name="uq_notification_log_key"),
         Index("ix_notification_log_agency_created", "agency_id", "created_at"),
+        # How many e-mails one address got lately (the limit per recipient).
+        Index("ix_notification_log_recipient_created", "recipient", "created_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -33,4 +35,6 @@ class NotificationLog(db.Model):
     # Which occurrence: "day3", "2025-Q2", a timestamp; "" when there is only one
     period: Mapped[str] = mapped_column(String(64), default="")
     locale: Mapped[str | None] = mapped_column(String(8))
+    # Sent to a client on the agency's behalf (counted by the client e-mail limits).
+    to_client: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -144,6 +144,9 @@ class Grant(db.Model):
 
     __table_args__ = (
         Index("ix_grant_request", "access_request_id"),
+        # One grant per requested item and asset, on every engine: two grant
+        # submissions at once cannot both add it (SQLite ignores FOR UPDATE).
+        Index("uq_grant_item_asset", "access_request_id", "item_index", "asset_id", unique=True),
         # With id: the dashboard's latest failed grants are a short backward scan.
         Index("ix_grant_agency_status", "agency_id", "status", "id"),
     )

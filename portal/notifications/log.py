@@ -60,12 +60,14 @@ def send_once(
     agency_id: int | None,
     locale: str | None = None,
     before_commit: Callable[[], None] | None = None,
+    to_client: bool = False,
 ) -> bool:
     """Build and deliver the message unless `key` was sent already; True if sent now.
 
     One message may cover several keys (an alert about three grants): it is
     sent only if none of them was. Raises whatever delivery raises (after
-    rolling back), so the job is retried.
+    rolling back), so the job is retried. E-mails to an agency's clients go
+    through `client_mail.send_to_client`, which checks its limits first.
     """
     keys = [key] if isinstance(key, Key) else list(key)
     db.session.commit()  # start from a clean transaction: ours holds only these rows
@@ -80,6 +82,7 @@ def send_once(
                 recipient=k.recipient,
                 period=k.period,
                 locale=locale,
+                to_client=to_client,
             )
         )
     try:

@@ -26,13 +26,18 @@ def _supported(locale: str | None, fallback: str = "en") -> str:
 
 
 def client_of(access_request: AccessRequest) -> Recipient:
-    """The client, in the language the request was made in."""
+    """The client, in the language of the request (or, left to the client's
+    browser, the one they were last seen with), else the agency's."""
+    from ..i18n import request_locale
+
     client = access_request.client
-    return Recipient(client.email, _supported(access_request.locale or client.locale), client.name)
+    return Recipient(client.email, request_locale(access_request), client.name)
 
 
 def client_recipient(client: Client) -> Recipient:
-    return Recipient(client.email, _supported(client.locale), client.name)
+    agency = db.session.get(Agency, client.agency_id)
+    fallback = _supported(agency.default_locale) if agency is not None else "en"
+    return Recipient(client.email, _supported(client.locale, fallback), client.name)
 
 
 def agency_people(agency: Agency, creator_id: int | None = None) -> list[Recipient]:

@@ -73,7 +73,9 @@ def create_demo() -> dict:
         raise RuntimeError("the demo agency cannot be created in production")
     user = db.session.execute(select(User).where(User.email == DEMO_EMAIL)).scalar_one_or_none()
     if user is None:
-        agency, user = create_agency(DEMO_AGENCY, DEMO_EMAIL, DEMO_PASSWORD, owner_name="Demo")
+        agency, user = create_agency(
+            DEMO_AGENCY, DEMO_EMAIL, DEMO_PASSWORD, owner_name="Demo", email_verified=True
+        )
         agency.support_email = "hello@northwind.test"
         agency.primary_color = "#0f766e"
         # Who the guided platforms' steps name (Snapchat, Microsoft Advertising, Shopify).

@@ -313,37 +313,57 @@ def _scrub_delivery(row: WebhookDelivery, request_id: int) -> None:
 def _erase_api_copies(
     agency_id: int,
     request_ids: Iterable[int],
-    email: str | None,
     since: datetime | None = None,
 ) -> tuple[int, int]:
     """Webhook bodies and stored API answers that carry the erased requests.
 
-    Found by the client's e-mail (which every such copy contains), or, for a
-    late sweep when the e-mail is gone, among those written `since`.
+    Their bodies are encrypted, so each copy is found by the request id it
+    records (for a late sweep, among those written `since`). Copies written
+    before that id was recorded are read one by one.
     """
-    wanted = set(request_ids)
+    wanted = sorted(set(request_ids))
     if not wanted:
         return 0, 0
-    delivery_where = [WebhookDelivery.agency_id == agency_id]
-    answer_where = [IdempotencyKey.agency_id == agency_id]
+    deliveries = answers = 0
+    for chunk in _chunks(wanted):
+        where = [WebhookDelivery.agency_id == agency_id]
+        if since is not None:
+            where.append(WebhookDelivery.created_at >= since)
+        for row in db.session.execute(
+            select(WebhookDelivery).where(*where, WebhookDelivery.access_request_id.in_(chunk))
+        ).scalars():
+            _scrub_delivery(row, row.access_request_id)
+            deliveries += 1
+        where = [IdempotencyKey.agency_id == agency_id]
+        if since is not None:
+            where.append(IdempotencyKey.created_at >= since)
+        for row in db.session.execute(
+            select(IdempotencyKey).where(*where, IdempotencyKey.access_request_id.in_(chunk))
+        ).scalars():
+            # A replay of that call now finds nothing stored and runs again.
+            db.session.delete(row)
+            answers += 1
+    older_deliveries, older_answers = _erase_unmarked_copies(agency_id, set(wanted), since)
+    return deliveries + older_deliveries, answers + older_answers
+
+
+def _erase_unmarked_copies(
+    agency_id: int, wanted: set[int], since: datetime | None
+) -> tuple[int, int]:
+    """Copies that do not record their request id: found by reading each body."""
+    delivery_where = [
+        WebhookDelivery.agency_id == agency_id,
+        WebhookDelivery.access_request_id.is_(None),
+        WebhookDelivery.event_type != "webhook.test",
+    ]
+    answer_where = [
+        IdempotencyKey.agency_id == agency_id,
+        IdempotencyKey.access_request_id.is_(None),
+        IdempotencyKey.response_body.is_not(None),
+    ]
     if since is not None:
         delivery_where.append(WebhookDelivery.created_at >= since)
         answer_where.append(IdempotencyKey.created_at >= since)
-    elif email:
-        forms = _json_forms(email)
-        delivery_where.append(
-            or_(*(func.lower(WebhookDelivery.payload).contains(f, autoescape=True) for f in forms))
-        )
-        answer_where.append(
-            or_(
-                *(
-                    func.lower(IdempotencyKey.response_body).contains(f, autoescape=True)
-                    for f in forms
-                )
-            )
-        )
-    else:
-        return 0, 0
     deliveries = 0
     for row in db.session.execute(select(WebhookDelivery).where(*delivery_where)).scalars():
         request_id = _request_id_of(row.payload, "data")
@@ -352,8 +372,8 @@ def _erase_api_copies(
             deliveries += 1
     answers = 0
     for row in db.session.execute(select(IdempotencyKey).where(*answer_where)).scalars():
-        if _request_id_of(row.response_body, "") in wanted:
-            # A replay of that call now finds nothing stored and runs again.
+        body = row.response_body or ""
+        if '"client"' in body and _request_id_of(body, "") in wanted:
             db.session.delete(row)
             answers += 1
     return deliveries, answers
@@ -549,7 +569,7 @@ def erase_client(client: Client, actor: audit.Actor, reason: str = "deleted") ->
         report.add(_erase_request(access_request, who, actor, reason, started))
     report.add(_erase_client_row(client, who, actor, reason, started))
     every_request = [r.id for r in requests]
-    deliveries, answers = _erase_api_copies(client.agency_id, every_request, who.email)
+    deliveries, answers = _erase_api_copies(client.agency_id, every_request)
     report.webhook_deliveries, report.api_answers = deliveries, answers
     db.session.commit()
     _after_commit(client.agency_id, report, started)
@@ -575,9 +595,7 @@ def erase_request(
     client = access_request.client
     who = identity_of(client, [access_request])
     report = _erase_request(access_request, who, actor, reason, started)
-    deliveries, answers = _erase_api_copies(
-        access_request.agency_id, [access_request.id], who.email
-    )
+    deliveries, answers = _erase_api_copies(access_request.agency_id, [access_request.id])
     report.webhook_deliveries, report.api_answers = deliveries, answers
     db.session.commit()
     _after_commit(access_request.agency_id, report, started)
@@ -595,7 +613,7 @@ def sweep_copies(agency_id: int, request_ids: Sequence[int], since: datetime) ->
             )
         ).scalars()
     )
-    found = _erase_api_copies(agency_id, erased, None, since=since)
+    found = _erase_api_copies(agency_id, erased, since=since)
     db.session.commit()
     return found
 

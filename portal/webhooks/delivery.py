@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import random
 import time
@@ -162,3 +163,16 @@ def utc_now() -> datetime:
 
 def in_seconds(seconds: int) -> datetime:
     return utc_now() + timedelta(seconds=seconds)
+
+
+def without_link(text: str | None, body: str) -> str | None:
+    """`text` (the receiver's answer, kept in the log) without the client's link
+    token, should the receiver echo the body back: no live link is kept in clear."""
+    if not text:
+        return text
+    try:
+        url = (json.loads(body).get("data") or {}).get("url") or ""
+    except (ValueError, AttributeError):
+        return text
+    token = url.rpartition("/r/")[2] if "/r/" in url else ""
+    return text.replace(token, "[redacted]") if len(token) >= 20 else text

@@ -304,6 +304,7 @@ def fan_out(
             event_id=event_id,
             event_type=event_type,
             payload=body,
+            access_request_id=access_request_id,
             max_attempts=1 + len(schedule),
         )
         db.session.add(row)
@@ -411,18 +412,23 @@ def attempt(delivery_id: int) -> str:
         return "cancelled"
     msg_secrets = signing_secrets(endpoint)
     url = endpoint.url
+    # The agency's audit chain as it stands (its length and head hash): an
+    # anchor the receiver can keep. Outside the signed body and Standard
+    # Webhooks' own headers, so their contract is unchanged.
+    anchor = audit.anchor_headers(endpoint.agency_id)
     body = row.payload
     # No transaction stays open during the call.
     db.session.commit()
 
     headers = signing.headers(msg_secrets, row.event_id, utcnow(), body)
+    headers.update(anchor)
     outcome = delivery.post(url, body, headers)
 
     now = utcnow()
     row.attempts += 1
     row.last_status_code = outcome.status_code
     row.last_latency_ms = outcome.latency_ms
-    row.response_excerpt = outcome.excerpt
+    row.response_excerpt = delivery.without_link(outcome.excerpt, body)
     row.last_error = outcome.error[:500] if outcome.error else None
     log_entry = {
         "at": now.isoformat(),
