@@ -195,10 +195,11 @@ def test_it_creates_an_access_request_of_the_contract_shape(api, agency):
     body = response.get_json()
     assert set(body) == REQUEST_KEYS
     assert body["status"] == "sent"
+    # No locale asked for: the client's page follows their browser's language.
     assert body["client"] == {
         "name": "Blue Harbor",
         "email": "marketing@blueharbor.test",
-        "locale": "en",
+        "locale": None,
     }
     assert body["external_id"] == "crm-42"
     assert body["items"] == PINTEREST_ITEMS
@@ -501,3 +502,15 @@ def test_it_keeps_make_request_and_the_api_on_the_same_service(api, agency, owne
     body = api.get(f"/access-requests/{made.id}").get_json()
     assert body["id"] == made.id
     assert set(body) == REQUEST_KEYS
+
+
+def test_the_client_locale_is_the_one_asked_for_or_null_for_the_browsers(api, agency):
+    chosen = new_request(api, client={"name": "A", "email": "a@b.test", "locale": "fr"})
+    assert chosen.status_code == 201
+    assert chosen.get_json()["client"]["locale"] == "fr"
+    left_open = new_request(api)
+    assert left_open.get_json()["client"]["locale"] is None
+    assert (
+        api.get(f"/access-requests/{left_open.get_json()['id']}").get_json()["client"]["locale"]
+        is None
+    )

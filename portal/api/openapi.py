@@ -10,8 +10,8 @@ from flask import current_app, jsonify
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
-from . import OPERATIONS, bp
-from .schemas import Problem, WebhookEvent
+from . import OPERATIONS, Operation, bp
+from .schemas import AccessRequestCreate, ClientIn, ItemIn, Problem, WebhookEvent
 
 _RULE_ARG = re.compile(r"<(?:[a-z]+:)?([a-z_]+)>")
 _CACHE_KEY = "latchkey_openapi"
@@ -49,10 +49,152 @@ def _models() -> list[tuple[type[BaseModel], str]]:
     return list(dict.fromkeys(found))
 
 
+# ------------------------------------------ what validation accepts, said
+
+
+def _item_choices() -> list[dict]:
+    """The (platform, asset type, permissions) an item may name: the connector registry,
+    which `services.requests.normalise_items` checks items against."""
+    from ..platforms import all_connectors
+    from ..platforms.manual import custom
+
+    choices = []
+    for connector in all_connectors():
+        if connector.id == custom.PLATFORM_ID:
+            # Each agency's own tools: their keys are listed by GET /platforms.
+            tool = {
+                "type": "string",
+                "pattern": custom.KEY_RE.pattern,
+                "maxLength": custom.KEY_MAX,
+                "description": "The key of one of your agency's other tools (see GET /platforms).",
+            }
+            choices.append(_choice(connector.id, tool, [custom.ACCESS]))
+            continue
+        for asset_type in connector.asset_types:
+            permissions = [p.id for p in asset_type.permissions]
+            choices.append(_choice(connector.id, {"const": asset_type.id}, permissions))
+    return choices
+
+
+def _choice(platform: str, asset_type: dict, permissions: list[str]) -> dict:
+    return {
+        "properties": {
+            "platform": {"const": platform},
+            "asset_type": asset_type,
+            "permissions": {"items": {"enum": permissions}},
+        }
+    }
+
+
+def _input(schemas: dict, model: type[BaseModel]) -> dict:
+    """The component of an input model (pydantic names it apart when it is output too)."""
+    return schemas.get(f"{model.__name__}-Input") or schemas[model.__name__]
+
+
+def _say_what_is_accepted(schemas: dict) -> None:
+    """Rules the views and services check (against the registry, the configuration or
+    each other's fields) that pydantic's own schema cannot know."""
+    item = _input(schemas, ItemIn)
+    choices = _item_choices()
+    item["properties"]["platform"]["enum"] = list(
+        dict.fromkeys(c["properties"]["platform"]["const"] for c in choices)
+    )
+    item["anyOf"] = choices
+    item["description"] = (
+        "One thing to ask for: a platform, one of its asset types and some of that asset "
+        "type's permissions (GET /platforms lists them). Your agency must be connected to "
+        "the platform, where the platform needs it."
+    )
+    locale = _input(schemas, ClientIn)["properties"]["locale"]
+    for option in locale.get("anyOf", [locale]):
+        if option.get("type") == "string":
+            option["enum"] = sorted(current_app.config["LANGUAGES"])
+    create = _input(schemas, AccessRequestCreate)
+    # views.create_access_request: a template, or items, or both.
+    create["anyOf"] = [
+        {"required": ["items"], "properties": {"items": {"type": "array"}}},
+        {"required": ["template_id"], "properties": {"template_id": {"type": "integer"}}},
+    ]
+    if current_app.config["LATCHKEY_ENV"] == "production":
+        redirect = create["properties"]["redirect_url"]
+        for option in redirect.get("anyOf", [redirect]):
+            if "pattern" in option:
+                option["pattern"] = option["pattern"].replace("^https?://", "^https://", 1)
+
+
+# ---------------------------------------------------------------- links
+
+
+def _label(op: Operation) -> str:
+    return f"{op.method} /api/v1" + _RULE_ARG.sub(r"{\1}", op.rule)
+
+
+def _collection(op: Operation) -> str:
+    return op.rule.split("/<", 1)[0]
+
+
+def _fields(model: type[BaseModel] | None) -> dict:
+    return model.model_fields if model is not None else {}
+
+
+def _answer(op: Operation) -> type[BaseModel] | None:
+    """The model of the operation's success answer (None: no JSON object)."""
+    for status, model in sorted(op.responses.items()):
+        if status < 300 and isinstance(model, type) and issubclass(model, BaseModel):
+            return model
+    return None
+
+
+def links_by_operation() -> dict[str, dict[str, dict]]:
+    """OpenAPI links, by source operation: from an answer naming an object (its `id`) to
+    every operation on that object; from the object as GET answers it to the bodies
+    that name it (`template_id`); from a page to the next one (`next_cursor`). Clients,
+    and Schemathesis' stateful tests, follow them to real ids."""
+    found: dict[str, dict[str, dict]] = {}
+    for source in OPERATIONS:
+        answer = _answer(source)
+        if answer is None:
+            continue
+        fields = answer.model_fields
+        links = found.setdefault(source.operation_id, {})
+        if "id" in fields:
+            collection = _collection(source)
+            singular = collection.rsplit("/", 1)[-1].removesuffix("s").replace("-", "_")
+            for target in OPERATIONS:
+                if target is source:
+                    continue
+                if target.rule.startswith(collection + "/<int:id>"):
+                    links[target.operation_id] = {
+                        "operationId": target.operation_id,
+                        "parameters": {"path.id": "$response.body#/id"},
+                        "description": f"{_label(target)} with the `id` of this answer.",
+                    }
+                elif source.method == "GET" and f"{singular}_id" in _fields(target.body):
+                    links[target.operation_id] = {
+                        "operationId": target.operation_id,
+                        "requestBody": {f"{singular}_id": "$response.body#/id"},
+                        "description": (
+                            f"The `id` of this answer as `{singular}_id` in a body of your own."
+                        ),
+                    }
+        if "next_cursor" in fields and source.query and "cursor" in source.query.model_fields:
+            links["next_page"] = {
+                "operationId": source.operation_id,
+                "parameters": {"query.cursor": "$response.body#/next_cursor"},
+                "description": "The next page, while `next_cursor` is not null.",
+            }
+    return {name: links for name, links in found.items() if links}
+
+
+# ------------------------------------------------------------- document
+
+
 def build_document() -> dict:
     models = _models()
     refs, top = models_json_schema(models, ref_template="#/components/schemas/{model}")
     schemas = top.get("$defs", {})
+    _say_what_is_accepted(schemas)
+    links = links_by_operation()
 
     def ref(model, mode):
         return copy.deepcopy(refs[(model, mode)])
@@ -92,7 +234,13 @@ def build_document() -> dict:
                         "Send the same key with the same body to get the first answer again "
                         "(for 24 hours); the same key with another body answers 422."
                     ),
-                    "schema": {"type": "string", "minLength": 1, "maxLength": 255},
+                    # Compared without surrounding spaces (views.idempotent).
+                    "schema": {
+                        "type": "string",
+                        "minLength": 1,
+                        "maxLength": 255,
+                        "pattern": r"^[!-~](?:[ -~]*[!-~])?$",
+                    },
                 }
             )
         responses: dict[str, dict] = {}
@@ -108,6 +256,8 @@ def build_document() -> dict:
                 entry["content"] = {"application/json": {"schema": ref(model, "serialization")}}
             else:
                 entry["description"] = "No content"
+            if status < 300 and links.get(op.operation_id):
+                entry["links"] = links[op.operation_id]
             responses[str(status)] = entry
         if op.scope is not None:
             for status, text in ERROR_RESPONSES.items():

@@ -8,10 +8,22 @@ table, so the document and the code cannot drift apart.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    StrictStr,
+    ValidationInfo,
+    field_validator,
+)
+from pydantic_core import PydanticCustomError
 
+from .. import inputs
 from ..events import PUBLIC_EVENTS
 
 RequestStatus = Literal[
@@ -32,12 +44,86 @@ EventName = Literal[
 ]
 assert set(EventName.__args__) == {"*", *PUBLIC_EVENTS}
 
-Id = Annotated[StrictInt, Field(ge=1, le=2**31 - 1)]
+
+def _whole(value: object) -> object:
+    """JSON Schema counts 14.0 as an integer, and so does the API (14.5 is refused)."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+# The bounds before the conversion, so that the document shows them (minimum, maximum).
+Id = Annotated[StrictInt, Field(ge=1, le=2**31 - 1), BeforeValidator(_whole)]
+Days = Annotated[StrictInt, Field(ge=1, le=90), BeforeValidator(_whole)]
 ShortText = Annotated[StrictStr, Field(max_length=200)]
+
+# What the services accept, said in the document where they check it rather than
+# pydantic (their refusals name the field in plainer words). The document must not
+# promise more than they take: tests/test_api_schemathesis.py sends what it promises.
+# A full http(s) address, no user name, spaces or control characters (what both
+# `inputs.web_address` and `webhooks.ssrf.parse` take; ASCII only, so stricter).
+WEB_ADDRESS_PATTERN = (
+    r"^https?://[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?(?::[0-9]{1,4})?(?:[/?#][!-~]*)?$"
+)
+
+
+def _not_blank(schema: dict) -> None:
+    """Text the service strips, then refuses when nothing is left."""
+    schema["not"] = {"pattern": r"^\s*$"}
+
+
+def _web_address(schema: dict) -> None:
+    schema.update(format="uri", pattern=WEB_ADDRESS_PATTERN)
+
+
+Name = Annotated[StrictStr, Field(min_length=1, max_length=200, json_schema_extra=_not_blank)]
+WebAddress = Annotated[StrictStr, Field(max_length=2000, json_schema_extra=_web_address)]
+
+
+def _check_text(value: object, multiline: bool) -> None:
+    if isinstance(value, str):
+        problem = inputs.text_problem(value, multiline=multiline)
+        if problem:
+            raise PydanticCustomError("text", problem)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            _check_text(item, multiline)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _check_text(key, False)
+            _check_text(item, multiline)
+
+
+def _add_pattern(node: dict, pattern: str) -> None:
+    if node.get("type") == "string" and not {"enum", "const", "pattern"} & node.keys():
+        node["pattern"] = pattern
+    for key in ("anyOf", "oneOf", "allOf"):
+        for sub in node.get(key, ()):
+            _add_pattern(sub, pattern)
+    if isinstance(node.get("items"), dict):
+        _add_pattern(node["items"], pattern)
+
+
+def _text_in_schema(schema: dict, cls: type) -> None:
+    """The document says what validation accepts: which characters each string may hold."""
+    multiline = getattr(cls, "multiline", frozenset())
+    for name, prop in schema.get("properties", {}).items():
+        pattern = inputs.MULTILINE_PATTERN if name in multiline else inputs.ONE_LINE_PATTERN
+        _add_pattern(prop, pattern)
 
 
 class _In(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
+    """Every input model: no control characters in any string (`inputs.text_problem`),
+    line breaks only in the fields named in `multiline`."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, json_schema_extra=_text_in_schema)
+    multiline: ClassVar[frozenset[str]] = frozenset()
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _typed_text(cls, value: object, info: ValidationInfo) -> object:
+        _check_text(value, info.field_name in cls.multiline)
+        return value
 
 
 class _Out(BaseModel):
@@ -57,14 +143,18 @@ class ItemIn(_In):
 
 
 class TemplateCreate(_In):
-    name: Annotated[StrictStr, Field(min_length=1, max_length=200)]
+    multiline: ClassVar[frozenset[str]] = frozenset({"message"})
+
+    name: Name
     message: Annotated[StrictStr, Field(max_length=5000)] | None = None
     items: Annotated[list[ItemIn], Field(min_length=1, max_length=50)]
 
 
 class ClientIn(_In):
-    name: Annotated[StrictStr, Field(min_length=1, max_length=200)]
-    email: Annotated[StrictStr, Field(min_length=3, max_length=254)]
+    name: Name
+    email: Annotated[
+        StrictStr, Field(min_length=3, max_length=254, json_schema_extra={"format": "email"})
+    ]
     locale: Annotated[StrictStr, Field(min_length=2, max_length=8)] | None = None
 
 
@@ -72,14 +162,25 @@ class AccessRequestCreate(_In):
     client: ClientIn
     template_id: Id | None = None
     items: Annotated[list[ItemIn], Field(min_length=1, max_length=50)] | None = None
-    expires_in_days: Annotated[StrictInt, Field(ge=1, le=90)] = 14
-    redirect_url: Annotated[StrictStr, Field(max_length=2000)] | None = None
+    expires_in_days: Days = 14
+    redirect_url: (
+        Annotated[
+            WebAddress,
+            Field(
+                description="Where the client goes after the last step (https:// in production)."
+            ),
+        ]
+        | None
+    ) = None
     external_id: ShortText | None = None
     send_email: StrictBool = False
 
 
 class WebhookEndpointCreate(_In):
-    url: Annotated[StrictStr, Field(min_length=1, max_length=2000)]
+    url: Annotated[
+        WebAddress,
+        Field(description="Receives the events; in production, at a public address only."),
+    ]
     events: Annotated[list[EventName], Field(min_length=1, max_length=20)]
     description: Annotated[StrictStr, Field(max_length=500)] | None = None
 
@@ -91,7 +192,17 @@ class AccessRequestQuery(_In):
 
     status: RequestStatus | None = None
     external_id: ShortText | None = None
-    cursor: Annotated[StrictStr, Field(max_length=200)] | None = None
+    cursor: (
+        Annotated[
+            StrictStr,
+            Field(
+                max_length=200,
+                description="The `next_cursor` of the page before, as it is.",
+                json_schema_extra={"pattern": "^[A-Za-z0-9_-]*$"},  # base64url, unpadded
+            ),
+        ]
+        | None
+    ) = None
     limit: Annotated[int, Field(ge=1, le=100)] = 20
 
 
@@ -140,7 +251,10 @@ class TemplateList(_Out):
 class ClientOut(_Out):
     name: str
     email: str
-    locale: str
+    locale: str | None = Field(
+        description="The language the agency chose for the client; null: the client's "
+        "browser language (the link, then the e-mails and the PDF, follow it)."
+    )
 
 
 class GrantOut(_Out):

@@ -51,7 +51,11 @@ def access_request(row: AccessRequest, url: str | None = None) -> dict:
         "url": url or request_url(row),
         # "draft" is internal (never made through the API); shown as sent.
         "status": "sent" if row.status == "draft" else row.status,
-        "client": {"name": row.client.name, "email": row.client.email, "locale": row.locale},
+        "client": {
+            "name": row.client.name,
+            "email": row.client.email,
+            "locale": row.locale or None,
+        },
         "external_id": row.external_id,
         "created_at": timestamp(row.created_at),
         "expires_at": timestamp(row.expires_at),
