@@ -150,3 +150,20 @@ def test_it_reads_sandbox_addresses():
 def test_it_leaves_error_answers_to_the_error_shapes(status):
     c = call("GET", "/businesses/employers", response={"code": 8, "message": "no"}, status=status)
     assert problems(c, with_reads=True) == []
+
+
+def test_the_whole_suite_must_exercise_exactly_the_operations_connectors_call():
+    from tests.conformance.operations import CALLED
+    from tests.conformance.plugin import inventory_problems
+
+    everything = {(p, m, path) for p, ops in CALLED.items() for m, path in ops}
+    assert inventory_problems(everything) == []
+    one = sorted(everything)[0]
+    assert inventory_problems(everything - {one}) == [
+        f"no test exercises {one[0]} {one[1]} {one[2]}, which the connector calls: add one"
+    ]
+    extra = ("pinterest", "GET", "/user_account/businesses")
+    assert inventory_problems(everything | {extra}) == [
+        "pinterest GET /user_account/businesses was called but is not in "
+        "tests/conformance/operations.py: add it"
+    ]

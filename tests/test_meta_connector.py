@@ -445,6 +445,23 @@ def test_it_grants_and_verifies_every_asset_type(
         assert set(permissions) <= set(check.permissions)
 
 
+@pytest.mark.parametrize("asset_type", ["PAGE", "PIXEL", "CATALOG", "INSTAGRAM_ACCOUNT"])
+def test_it_revokes_every_asset_type(connector, agency_token, agency_identity, asset_type):
+    """DELETE /{node}/agencies on each node type (ad accounts: the test above)."""
+    client = persona_token("business")
+    asset = first(connector, client, asset_type)
+    permissions = [connector.asset_type(asset_type).permissions[0].id]
+    result = connector.grant(client, agency_token, agency_identity, asset, permissions)
+    assert result.status == "granted", result
+
+    assert connector.revoke(agency_token, agency_identity, asset_type, asset.id, result.external)
+
+    check = connector.verify(
+        agency_token, agency_identity, asset_type, asset.id, permissions, result.external
+    )
+    assert check.status == "missing"
+
+
 def test_it_shares_a_page_with_the_pages_own_token(connector, agency_identity):
     client = persona_token("business")
     page = first(connector, client, "PAGE")

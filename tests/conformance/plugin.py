@@ -16,6 +16,7 @@ from collections import defaultdict
 import pytest
 
 from .checker import check, explain
+from .operations import CALLED
 from .recorder import RECORDER, Call
 from .specs import all_specs
 
@@ -28,6 +29,8 @@ class Conformance:
         # (platform, spec name, method, path template) -> calls checked
         self.operations: dict[tuple[str, str, str, str], int] = defaultdict(int)
         self.failed_calls = 0
+        # What the whole suite exercised against operations.py (empty: all covered).
+        self.inventory: list[str] = []
 
     def on_call(self, call: Call) -> None:
         with self.lock:
@@ -116,11 +119,50 @@ def pytest_sessionfinish(session, exitstatus):
                 reporter.write_line("  " + message, red=True)
     if late:
         session.exitstatus = 1
+    if not hasattr(config, "workerinput") and _whole_suite(config):
+        exercised = {(p, m, path) for p, _spec, m, path in CONFORMANCE.operations}
+        CONFORMANCE.inventory = inventory_problems(exercised)
+        if CONFORMANCE.inventory:
+            session.exitstatus = 1
+
+
+def _whole_suite(config) -> bool:
+    """The run covers every test: no paths, no -k, -m, --lf, --deselect."""
+    option = config.option
+    return (
+        config.args_source == pytest.Config.ArgsSource.TESTPATHS
+        and not option.keyword
+        and not option.markexpr
+        and not getattr(option, "lf", False)
+        and not getattr(option, "deselect", None)
+    )
+
+
+def inventory_problems(exercised: set[tuple[str, str, str]]) -> list[str]:
+    """What the run exercised against what the connectors call (operations.py)."""
+    called = {(p, m, path) for p, ops in CALLED.items() for m, path in ops}
+    problems = [
+        f"no test exercises {p} {m} {path}, which the connector calls: add one"
+        for p, m, path in sorted(called - exercised)
+    ]
+    problems += [
+        f"{p} {m} {path} was called but is not in tests/conformance/operations.py: add it"
+        for p, m, path in sorted(exercised - called)
+    ]
+    return problems
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
     if hasattr(config, "workerinput"):
         return
+    if _whole_suite(config) and not CONFORMANCE.inventory:
+        called = sum(len(ops) for ops in CALLED.values())
+        terminalreporter.write_line(
+            f"every operation the connectors call ({called}, tests/conformance/operations.py) "
+            "was exercised"
+        )
+    for problem in CONFORMANCE.inventory:
+        terminalreporter.write_line(f"platform conformance: {problem}", red=True)
     ops = CONFORMANCE.operations
     total = sum(ops.values())
     failed = CONFORMANCE.failed_calls
