@@ -55,6 +55,8 @@ CLIENT_TOKEN_TTL = 30 * 60
 HTTP_TIMEOUT = 20
 # How many sign-ins one browser may have under way at once.
 MAX_BOUND_STATES = 5
+# How many finished sign-ins one browser remembers (Back, then Allow again).
+MAX_USED_STATES = 5
 PURPOSES = ("client", "agency")
 
 bp = Blueprint("oauth", __name__)
@@ -63,10 +65,13 @@ bp = Blueprint("oauth", __name__)
 class OAuthStateError(Exception):
     """The callback's state is missing, used, expired or not this browser's."""
 
-    def __init__(self, reason: str, state: OAuthState | None = None):
+    def __init__(self, reason: str, state: OAuthState | None = None, in_this_browser: bool = False):
         super().__init__(reason)
         self.reason = reason
         self.state = state
+        # Started (and for a used state, finished) in this very browser: its
+        # page may take the person back to where they were.
+        self.in_this_browser = in_this_browser
 
 
 @dataclass(frozen=True)
@@ -101,7 +106,7 @@ def _session_for(connector: Connector, with_scope: bool = True) -> OAuth2Session
         token_endpoint_auth_method=endpoints.token_endpoint_auth_method,
         scope=endpoints.scope_separator.join(endpoints.scopes) if with_scope else None,
         redirect_uri=redirect_uri(connector.id),
-        code_challenge_method="S256",
+        code_challenge_method="S256" if endpoints.pkce else None,
         default_timeout=HTTP_TIMEOUT,
     )
 
@@ -119,6 +124,25 @@ def _bind_to_browser(state: str, subject: str) -> None:
     bound = [entry for entry in session.get("oauth_states", []) if isinstance(entry, list)]
     bound.append([_digest(state), subject])
     session["oauth_states"] = bound[-MAX_BOUND_STATES:]
+
+
+def _remember_used(state: str, record: OAuthState) -> None:
+    """Note in this browser that the state was used, and for what: coming back
+    with it (Back, then Allow again) then leads to where the person was."""
+    used = [entry for entry in session.get("oauth_used", []) if isinstance(entry, list)]
+    used.append([_digest(state), record.platform, record.purpose, record.subject_id,
+                 record.agency_id])  # fmt: skip
+    session["oauth_used"] = used[-MAX_USED_STATES:]
+
+
+def _used_here(state: str) -> OAuthState | None:
+    """The sign-in this browser already finished with `state`, if any."""
+    digest = _digest(state)
+    for entry in session.get("oauth_used", []):
+        if isinstance(entry, list) and len(entry) == 5 and entry[0] == digest:
+            platform, purpose, subject_id, agency_id = entry[1:]
+            return OAuthState(platform, purpose, int(subject_id), int(agency_id), "", 0.0)
+    return None
 
 
 def _unbind_from_browser(state: str) -> str | None:
@@ -219,6 +243,11 @@ def authorization_url(
     )
     kv.put(_state_key(state), json.dumps(asdict(record)), STATE_TTL)
     _bind_to_browser(state, record.subject)
+    custom = getattr(connector, "authorization_request_url", None)
+    if custom is not None:
+        # A sign-in page that is not plain OAuth 2.0 (TikTok's takes app_id,
+        # state and redirect_uri only): the connector builds its address.
+        return custom(state, redirect_uri(connector.id))
     endpoints = connector.oauth_endpoints()
     url, _state = _session_for(connector).create_authorization_url(
         endpoints.authorize_url,
@@ -236,10 +265,13 @@ def take_state(platform_id: str, state: str | None) -> OAuthState:
     raw = kv.pop(_state_key(state))
     bound_subject = _unbind_from_browser(state)
     if raw is None:
+        used = _used_here(state)
+        if used is not None and used.platform == platform_id:
+            raise OAuthStateError("unknown_or_used", used, in_this_browser=True)
         raise OAuthStateError("unknown_or_used")
     record = OAuthState(**json.loads(raw))
     if time.time() - record.created > STATE_TTL:
-        raise OAuthStateError("expired", record)
+        raise OAuthStateError("expired", record, in_this_browser=bound_subject == record.subject)
     if record.platform != platform_id:
         raise OAuthStateError("wrong_platform", record)
     if bound_subject != record.subject:
@@ -250,6 +282,7 @@ def take_state(platform_id: str, state: str | None) -> OAuthState:
         or current_user.id != record.user_id
     ):
         raise OAuthStateError("foreign", record)
+    _remember_used(state, record)
     return record
 
 
@@ -331,7 +364,9 @@ def discard_client_token(access_request_id: int, platform_id: str) -> None:
 # ------------------------------------------------------------ the callback
 
 CallbackHandler = Callable[[Connector, OAuthState, "str | None", "str | None"], Response]
+RejectionHandler = Callable[[Connector, OAuthState, str], Response]
 _HANDLERS: dict[str, CallbackHandler] = {}
+_REJECTION_HANDLERS: dict[str, RejectionHandler] = {}
 
 
 def on_callback(purpose: str) -> Callable[[CallbackHandler], CallbackHandler]:
@@ -342,6 +377,20 @@ def on_callback(purpose: str) -> Callable[[CallbackHandler], CallbackHandler]:
 
     def register(handler: CallbackHandler) -> CallbackHandler:
         _HANDLERS[purpose] = handler
+        return handler
+
+    return register
+
+
+def on_rejected(purpose: str) -> Callable[[RejectionHandler], RejectionHandler]:
+    """Register the page for a sign-in this browser started that cannot be used
+    (finished already, or too old): (connector, state, reason) -> response.
+
+    Without one, the generic error page answers.
+    """
+
+    def register(handler: RejectionHandler) -> RejectionHandler:
+        _REJECTION_HANDLERS[purpose] = handler
         return handler
 
     return register
@@ -377,6 +426,9 @@ def callback(platform: str):
             details={"platform": platform, "reason": exc.reason},
         )
         db.session.commit()
+        rejected = _REJECTION_HANDLERS.get(exc.state.purpose) if exc.state else None
+        if rejected is not None and exc.in_this_browser:
+            return rejected(connector, exc.state, exc.reason)
         detail = (
             REJECTION_MESSAGES[exc.reason]()
             + " "
@@ -431,6 +483,7 @@ __all__ = [
     "init_app",
     "keep_client_token",
     "on_callback",
+    "on_rejected",
     "redirect_uri",
     "refresh",
     "take_state",

@@ -1,5 +1,6 @@
-"""OAuth with the platforms: PKCE, single-use state bound to one browser, a fixed
-redirect URI, token refresh, and the client's token kept only until the grant."""
+"""OAuth with the platforms: PKCE (where the platform defines it), single-use
+state bound to one browser, a fixed redirect URI, token refresh, and the
+client's token kept only until the grant."""
 
 from __future__ import annotations
 
@@ -34,14 +35,25 @@ def link(agency, owner):
     return make_request(agency, owner)
 
 
-def start(client, token: str, **kwargs) -> str:
-    """Press Connect Pinterest on the link; the platform's sign-in address."""
+# Google's OAuth pages define PKCE; Pinterest's description defines none.
+GOOGLE_ITEMS = [
+    {"platform": "google", "asset_type": "TAG_MANAGER_CONTAINER", "permissions": ["publish"]}
+]
+
+
+def start(client, token: str, platform: str = "pinterest", **kwargs) -> str:
+    """Press Connect <platform> on the link; the platform's sign-in address."""
     html = client.get(f"/r/{token}", **kwargs).get_data(as_text=True)
     answer = client.post(
-        f"/r/{token}/p/pinterest/connect", data={"csrf_token": csrf_from(html)}, **kwargs
+        f"/r/{token}/p/{platform}/connect", data={"csrf_token": csrf_from(html)}, **kwargs
     )
     assert answer.status_code == 303
     return answer.headers["Location"]
+
+
+def s256(verifier: str) -> str:
+    digest = hashlib.sha256(verifier.encode()).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
 
 
 def rejections() -> list[AuditEvent]:
@@ -52,24 +64,29 @@ def rejections() -> list[AuditEvent]:
     )
 
 
-def test_it_sends_pkce_s256_and_a_random_state(client, link, app):
+def test_it_sends_a_random_state_and_pkce_s256_where_the_platform_defines_it(
+    client, link, agency, owner
+):
     access_request, token = link
     params = query_params(start(client, token))
-    assert params["code_challenge_method"] == "S256"
     assert params["response_type"] == "code"
     assert params["scope"] == (
         "user_accounts:read,biz_access:read,biz_access:write,ads:read,boards:read,catalogs:read"
     )
+    assert "code_challenge" not in params  # Pinterest's description defines no PKCE
     state = params["state"]
     assert len(state) >= 43
     record = json.loads(kv.get(oauth._state_key(state)))
     assert record["purpose"] == "client"
     assert record["subject_id"] == access_request.id
-    verifier = record["code_verifier"].encode()
-    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier).digest()).rstrip(b"=").decode()
-    assert params["code_challenge"] == challenge
     # Another press gives another state.
     assert query_params(start(client, token))["state"] != state
+
+    _google_request, google_token = make_request(agency, owner, items=GOOGLE_ITEMS)
+    google = query_params(start(client, google_token, "google"))
+    verifier = json.loads(kv.get(oauth._state_key(google["state"])))["code_verifier"]
+    assert google["code_challenge_method"] == "S256"
+    assert google["code_challenge"] == s256(verifier)
 
 
 def test_it_builds_the_redirect_uri_from_the_base_url_not_the_host_header(client, link, app):
@@ -101,8 +118,11 @@ def test_it_rejects_a_reused_state(client, link):
     callback = consent(client, start(client, token))
     first = client.get(path_of(callback))
     assert first.status_code == 303
+    # Back, then Allow again, in the browser that signed in: it cannot sign in
+    # twice, and is taken back to its own step on the link (never a bare 400).
     again = client.get(path_of(callback))
-    assert again.status_code == 400
+    assert again.status_code == 303
+    assert again.headers["Location"].endswith(f"/r/{token}/p/pinterest")
     [event] = rejections()
     assert event.details["reason"] == "unknown_or_used"
 
@@ -130,7 +150,9 @@ def test_it_rejects_an_expired_state(client, link, monkeypatch):
     real_time = time.time
     monkeypatch.setattr(oauth.time, "time", lambda: real_time() + oauth.STATE_TTL + 5)
     answer = client.get(path_of(callback))
-    assert answer.status_code == 400
+    # Refused, and the browser that started it goes back to its step to sign in again.
+    assert answer.status_code == 303
+    assert answer.headers["Location"].endswith(f"/r/{token}/p/pinterest")
     assert rejections()[0].details["reason"] == "expired"
 
 
@@ -160,19 +182,20 @@ def test_it_exchanges_the_code_with_the_verifier_and_keeps_the_token_encrypted(c
     assert "oauth.client_connected" in audit_actions(access_request.agency_id)
 
 
-def test_it_refuses_a_code_without_its_pkce_verifier(client, link):
+def test_it_refuses_a_code_without_its_pkce_verifier(client, agency, owner):
     """The platform checks the verifier: a state record with another one fails."""
-    access_request, token = link
-    callback = consent(client, start(client, token))
+    sandbox_connection(agency)  # the agency's own Google connection, needed for a request
+    access_request, token = make_request(agency, owner, items=GOOGLE_ITEMS)
+    callback = consent(client, start(client, token, "google"))
     state = query_params(callback)["state"]
     record = json.loads(kv.get(oauth._state_key(state)))
     record["code_verifier"] = "x" * 64
     kv.put(oauth._state_key(state), json.dumps(record), 60)
     back = client.get(path_of(callback))
     assert back.status_code == 303
-    assert oauth.client_token(access_request.id, "pinterest") is None
+    assert oauth.client_token(access_request.id, "google") is None
     page = client.get(back.headers["Location"]).get_data(as_text=True)
-    assert "Connect Pinterest" in page
+    assert "Connect Google" in page
 
 
 def test_it_refreshes_a_token_through_the_connector(agency):

@@ -17,6 +17,7 @@ from sqlalchemy import select
 
 from portal import audit, kv, mail, platforms
 from portal.extensions import db
+from portal.i18n import request_locale
 from portal.models import (
     OPEN_REQUEST_STATUSES,
     AccessRequest,
@@ -131,7 +132,7 @@ def verify_grant(grant_id: int) -> str:
     if grant is None or grant.status not in ("granted", "verifying"):
         return "skipped"  # verified, failed, removed... or never existed
     access_request = grant.access_request
-    with force_locale(access_request.locale):
+    with force_locale(request_locale(access_request)):
         attempt = requests_service.start_verification(grant)
         connector = platforms.get(grant.platform)
         end_transaction()
@@ -208,7 +209,7 @@ def sweep_stuck_grants() -> int:
     )
     for grant in interrupted:
         connector = platforms.get(grant.platform)
-        with force_locale(grant.access_request.locale):
+        with force_locale(request_locale(grant.access_request)):
             requests_service.mark_failed(
                 grant,
                 _(
@@ -317,8 +318,9 @@ def _system_audit(action: str, agency_id: int, subject: tuple[str, object], **de
 @job
 def send_request_email(access_request_id: int, period: str = "") -> str:
     """E-mail the client its link (once per `period`: "" first, "resend-..." again)."""
+    from portal.notifications.client_mail import send_to_client
     from portal.notifications.emails import request_email
-    from portal.notifications.log import Key, send_once
+    from portal.notifications.log import Key
     from portal.notifications.recipients import client_of
 
     access_request = db.session.get(AccessRequest, access_request_id)
@@ -328,10 +330,11 @@ def send_request_email(access_request_id: int, period: str = "") -> str:
         return "skipped"
     to = client_of(access_request)
     link = requests_service.request_url(access_request)
-    sent = send_once(
+    return send_to_client(
         Key("request_sent", _subject(access_request), to.email, period),
         lambda: request_email(access_request, to, link),
-        agency_id=access_request.agency_id,
+        agency=access_request.agency,
+        link_of=access_request.id,
         locale=to.locale,
         before_commit=_system_audit(
             "access_request.email_sent",
@@ -341,12 +344,12 @@ def send_request_email(access_request_id: int, period: str = "") -> str:
             resend=bool(period),
         ),
     )
-    return "sent" if sent else "already sent"
 
 
 @job
 def send_completion_emails(access_request_id: int) -> int:
     """Render the PDF confirmation and send it to the client and the agency."""
+    from portal.notifications.client_mail import send_to_client
     from portal.notifications.emails import completion_email
     from portal.notifications.log import Key, send_once, was_sent
     from portal.notifications.recipients import agency_people, client_of
@@ -374,20 +377,33 @@ def send_completion_emails(access_request_id: int) -> int:
     code = verification_code(access_request)
     sent = 0
     for who, to in due:
-        sent += send_once(
-            Key("completion", subject, to.email, period),
-            lambda who=who, to=to: completion_email(access_request, to, who, attachment),
-            agency_id=access_request.agency_id,
-            locale=to.locale,
-            before_commit=_system_audit(
-                "report.sent",
-                access_request.agency_id,
-                ("access_request", access_request.id),
-                to=to.email,
-                audience=who,
-                verification_code=code,
-            ),
+        key = Key("completion", subject, to.email, period)
+        build = lambda who=who, to=to: completion_email(access_request, to, who, attachment)  # noqa: E731
+        audited = _system_audit(
+            "report.sent",
+            access_request.agency_id,
+            ("access_request", access_request.id),
+            to=to.email,
+            audience=who,
+            verification_code=code,
         )
+        if who == "client":
+            outcome = send_to_client(
+                key,
+                build,
+                agency=access_request.agency,
+                locale=to.locale,
+                before_commit=audited,
+            )
+            sent += outcome == "sent"
+        else:
+            sent += send_once(
+                key,
+                build,
+                agency_id=access_request.agency_id,
+                locale=to.locale,
+                before_commit=audited,
+            )
     return sent
 
 
@@ -467,8 +483,9 @@ def _run_each(items, send) -> int:
 @periodic
 def send_reminders() -> int:
     """Remind clients who have not finished, 3 and 7 days after the link was e-mailed."""
+    from portal.notifications.client_mail import send_to_client
     from portal.notifications.emails import request_email
-    from portal.notifications.log import Key, send_once, was_sent
+    from portal.notifications.log import Key, was_sent
     from portal.notifications.recipients import client_of
 
     now = utcnow()
@@ -507,12 +524,14 @@ def send_reminders() -> int:
         ):
             return 0
         link = requests_service.request_url(access_request)
-        return send_once(
+        outcome = send_to_client(
             Key("reminder", _subject(access_request), to.email, f"day{day}"),
             lambda: request_email(access_request, to, link, reminder_day=day),
-            agency_id=access_request.agency_id,
+            agency=access_request.agency,
+            link_of=access_request.id,
             locale=to.locale,
         )
+        return int(outcome == "sent")
 
     return _run_each(candidates, remind)
 
@@ -589,6 +608,7 @@ def quarterly_access_review() -> int:
 @job
 def send_access_review(agency_id: int, quarter: str) -> int:
     """List every active grant with how to remove it: to the agency, and to each client."""
+    from portal.notifications.client_mail import send_to_client
     from portal.notifications.emails import access_review_email
     from portal.notifications.log import Key, send_once
     from portal.notifications.recipients import agency_people, client_recipient
@@ -625,12 +645,13 @@ def send_access_review(agency_id: int, quarter: str) -> int:
         if client.erased_at is not None:
             continue  # deleted: its address is gone (the agency's own list keeps the access)
         to = client_recipient(client)
-        sent += send_once(
+        outcome = send_to_client(
             Key("access_review", f"client:{client_id}", to.email, quarter),
             lambda to=to, theirs=theirs: access_review_email(agency, theirs, to, "client", quarter),
-            agency_id=agency_id,
+            agency=agency,
             locale=to.locale,
         )
+        sent += outcome == "sent"
     return sent
 
 
@@ -679,7 +700,7 @@ def reverify_grant(grant_id: int) -> str:
     connector = platforms.get(grant.platform)
     access = agency_access(grant.agency_id, grant.platform)
     end_transaction()
-    with force_locale(grant.access_request.locale):
+    with force_locale(request_locale(grant.access_request)):
         result = connector.verify(
             access.token,
             access.identity,
@@ -736,13 +757,17 @@ PRUNE_BATCH = 5000
 def prune_expired_records() -> str:
     """Nightly: delete what no longer serves anyone, in small batches.
 
-    Idempotency keys past their 24 hours (the API no longer replays them) and
+    Idempotency keys past their 24 hours (the API no longer replays them),
     finished webhook deliveries older than DELIVERY_LOG_DAYS (pending and
-    retrying ones are never touched). Audit events, grants and the e-mail log
-    that keeps e-mails from being sent twice are kept.
+    retrying ones are never touched), ended sessions and old confirmation
+    links. Audit events, grants and the e-mail log that keeps e-mails from
+    being sent twice are kept.
     """
+    from flask import current_app
+    from sqlalchemy import or_
+
     from portal.api.views import IDEMPOTENCY_TTL
-    from portal.models import IdempotencyKey, WebhookDelivery
+    from portal.models import EmailVerification, IdempotencyKey, UserSession, WebhookDelivery
 
     now = utcnow()
     keys = _delete_in_batches(IdempotencyKey, IdempotencyKey.created_at < now - IDEMPOTENCY_TTL)
@@ -751,6 +776,13 @@ def prune_expired_records() -> str:
         WebhookDelivery.status.in_(("succeeded", "failed", "cancelled")),
         WebhookDelivery.created_at < now - timedelta(days=DELIVERY_LOG_DAYS),
     )
+    # Sessions that ended or passed the absolute limit, and spent confirmation links.
+    absolute = timedelta(hours=current_app.config["SESSION_ABSOLUTE_HOURS"])
+    _delete_in_batches(
+        UserSession,
+        or_(UserSession.ended_at.is_not(None), UserSession.created_at < now - absolute),
+    )
+    _delete_in_batches(EmailVerification, EmailVerification.expires_at < now - timedelta(days=30))
     return f"{keys} idempotency keys and {deliveries} webhook deliveries deleted"
 
 

@@ -11,6 +11,7 @@ from . import (  # noqa: E402,F401
     connections,
     dashboard,
     health,
+    request_email,
     requests,
     templates,
     tools,

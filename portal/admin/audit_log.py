@@ -13,9 +13,10 @@ from sqlalchemy import func, select
 from .. import audit, nav
 from ..auth.session import role_required
 from ..extensions import db
+from ..inputs import date_arg, id_arg, page_arg
 from ..models import AuditEvent
 from ..web import render
-from . import bp
+from . import audit_subjects, bp
 
 nav.add("admin.audit_log", _l("Audit log"), min_role="admin", order=90, prefix="admin.audit")
 
@@ -23,20 +24,13 @@ PER_PAGE = 50
 CSV_LIMIT = 100_000
 
 
-def _date(value: str | None) -> date | None:
-    try:
-        return date.fromisoformat(value) if value else None
-    except ValueError:
-        return None
-
-
 def audit_filters() -> dict:
     return {
         "actor": (request.args.get("actor") or "").strip()[:254],
         "action": (request.args.get("action") or "").strip()[:64],
-        "request_id": request.args.get("request_id", type=int),
-        "since": _date(request.args.get("since")),
-        "until": _date(request.args.get("until")),
+        "request_id": id_arg("request_id"),
+        "since": date_arg("since"),
+        "until": date_arg("until"),
     }
 
 
@@ -62,7 +56,7 @@ def _where(agency_id: int, f: dict) -> list:
 @role_required("admin")
 def audit_log():
     f = audit_filters()
-    page = max(request.args.get("page", 1, type=int), 1)
+    page = page_arg()
     where = _where(g.agency_id, f)
     total = db.session.scalar(select(func.count()).select_from(AuditEvent).where(*where)) or 0
     rows = list(
@@ -92,6 +86,7 @@ def audit_log():
         "admin/audit.html",
         "results",
         rows=rows,
+        subjects=audit_subjects.describe(rows, g.agency_id),
         f=f,
         args=args,
         actions=actions,

@@ -17,6 +17,8 @@ from wtforms.validators import DataRequired, Length, NumberRange, Optional
 from .. import audit, nav, platforms
 from ..auth.session import role_required
 from ..extensions import db
+from ..inputs import int_arg, page_arg
+from ..labels import audit_action_label, audit_event_text
 from ..models import REQUEST_STATUSES, AccessRequest, AuditEvent, Client, Grant, Template, User
 from ..models.base import utcnow
 from ..notifications.removal import removal_steps
@@ -31,6 +33,7 @@ from . import bp
 nav.add("admin.request_list", _l("Requests"), min_role="viewer", order=20, prefix="admin.request")
 
 PER_PAGE = 25
+EXTEND_CHOICES = (3, 7, 14, 30)
 STATUS_TARGET = "request-status"
 # Field names of the service's errors, as named in the form.
 FORM_FIELDS = {
@@ -134,7 +137,10 @@ def _templates() -> list[Template]:
 @role_required("member")
 def request_new():
     form = RequestForm()
-    form.locale.choices = list(current_app.config["LANGUAGES"].items())
+    form.locale.choices = [
+        (service.BROWSER_LOCALE, _("The client's browser language")),
+        *current_app.config["LANGUAGES"].items(),
+    ]
     template = None
     template_id = request.values.get("template_id", type=int)
     if template_id:
@@ -142,7 +148,7 @@ def request_new():
     items_error = None
     client_id = request.args.get("client_id", type=int)
     if request.method == "GET":
-        form.locale.data = g.agency.default_locale
+        form.locale.data = service.BROWSER_LOCALE
         if client_id:
             known = get_for_agency(Client, client_id)
             form.client_name.data = known.name
@@ -219,14 +225,14 @@ def list_filters() -> dict:
     status = request.args.get("status", "")
     platform = request.args.get("platform", "")
     sort = request.args.get("sort", "newest")
-    per_page = request.args.get("per_page", PER_PAGE, type=int)
+    per_page = int_arg("per_page", PER_PAGE, low=1, high=MAX_PER_PAGE, clamp=True)
     return {
         "q": (request.args.get("q") or "").strip()[:200],
         "status": status if status in REQUEST_STATUSES else "",
         "platform": platform if platform in {c.id for c in platforms.all_connectors()} else "",
         "sort": sort if sort in SORTS else "newest",
-        "page": max(request.args.get("page", 1, type=int), 1),
-        "per_page": min(max(per_page, 1), MAX_PER_PAGE),
+        "page": page_arg(),
+        "per_page": per_page,
     }
 
 
@@ -361,9 +367,18 @@ def request_list():
 def request_detail(request_id: int):
     access_request = _load_request(request_id)
     # The live status component polls this same address.
-    block = "status" if request.headers.get("HX-Target") == STATUS_TARGET else None
+    block = "status" if request.htmx.target == STATUS_TARGET else None
     can_edit = g.membership.can("member")
     extra = {} if block else _detail_extras(access_request)
+    # The poll says which status its page shows: when it changed by itself
+    # (completed, expired...), the buttons under the link are swapped too.
+    shown = request.args.get("shown")
+    if block and shown and shown != access_request.status:
+        extra = {
+            "actions_changed": True,
+            "emailed": _was_emailed(access_request),
+            "extend_choices": EXTEND_CHOICES,
+        }
     return render(
         "admin/requests/detail.html",
         block,
@@ -374,6 +389,7 @@ def request_detail(request_id: int):
         can_edit=can_edit,
         can_offboard=g.membership.can("admin"),
         removable=offboarding.REMOVABLE_STATUSES,
+        refusals=offboarding.refusals(access_request.grants),
         action_form=ActionForm(),
         status_target=STATUS_TARGET,
         polling=_polling(access_request),
@@ -416,10 +432,15 @@ def _permission_label(platform_id: str, asset_type_id: str, permission_id: str) 
     return str(permission.label) if permission else permission_id
 
 
-@bp.post("/requests/<int:request_id>/revoke")
+@bp.route("/requests/<int:request_id>/revoke", methods=["GET", "POST"])
 @role_required("member")
 def request_revoke(request_id: int):
+    """GET asks for confirmation (what stops, what stays); POST revokes."""
     access_request = get_for_agency(AccessRequest, request_id)
+    if request.method == "GET":
+        if access_request.status in ("revoked", "expired") or access_request.erased_at:
+            return redirect(url_for("admin.request_detail", request_id=request_id), 303)
+        return render("admin/requests/revoke.html", ar=access_request)
     form = ActionForm()
     if not form.validate_on_submit():
         abort(400)
@@ -432,37 +453,9 @@ def request_revoke(request_id: int):
 
 # ------------------------------------------------------------ detail extras
 
-ACTION_LABELS = {
-    "access_request.created": _l("Request created"),
-    "access_request.opened": _l("The client opened the link"),
-    "access_request.in_progress": _l("The client started granting"),
-    "access_request.completed": _l("Completed"),
-    "access_request.partially_completed": _l("Partially completed"),
-    "access_request.expired": _l("The link expired"),
-    "access_request.revoked": _l("Revoked"),
-    "access_request.extended": _l("Expiry extended"),
-    "access_request.link_regenerated": _l("New link made; the old one stopped working"),
-    "access_request.email_sent": _l("Link e-mailed to the client"),
-    "access_request.email_requested": _l("E-mail to the client queued"),
-    "access_request.answered": _l("The client answered the questions"),
-    "oauth.client_connected": _l("The client signed in to the platform"),
-    "oauth.declined": _l("The client declined on the platform"),
-    "grant.granted": _l("Access granted"),
-    "grant.verifying": _l("Checking access"),
-    "grant.verified": _l("Access verified"),
-    "grant.failed": _l("Grant failed"),
-    "grant.declined": _l("The client declined this item"),
-    "grant.needs_action": _l("Manual step waiting"),
-    "grant.manual_done": _l("Manual step marked done"),
-    "grant.retried": _l("Verification retried"),
-    "grant.removed": _l("Access no longer found"),
-    "grant.revoked": _l("Access removed by the agency"),
-    "grant.revoke_failed": _l("Removing the access failed"),
-}
-
 
 def action_label(action: str) -> str:
-    return str(ACTION_LABELS.get(action, action))
+    return audit_action_label(action)
 
 
 def _detail_extras(access_request: AccessRequest) -> dict:
@@ -487,14 +480,38 @@ def _detail_extras(access_request: AccessRequest) -> dict:
     )
     emailed = any(e.action == "access_request.email_sent" for e in timeline)
     return {
+        "actions_changed": False,
         "timeline": timeline,
         "action_label": action_label,
+        "event_text": audit_event_text,
+        # Which asset a grant's event is about.
+        "grant_names": {str(x.id): _grant_name(x) for x in access_request.grants},
         "emailed": emailed,
         "answer_label": answer_label,
-        "extend_choices": (3, 7, 14, 30),
+        "extend_choices": EXTEND_CHOICES,
         "expiring_soon": access_request.expires_at - utcnow() < timedelta(days=3),
         "report_available": url_exists_safe("admin.request_report"),
     }
+
+
+def _grant_name(grant: Grant) -> str:
+    asset_type = _asset_type_name(grant.platform, grant.asset_type)
+    return f"{asset_type} · {grant.asset_name or grant.asset_id}"
+
+
+def _was_emailed(access_request: AccessRequest) -> bool:
+    return bool(
+        db.session.scalar(
+            select(func.count())
+            .select_from(AuditEvent)
+            .where(
+                AuditEvent.agency_id == access_request.agency_id,
+                AuditEvent.subject_type == "access_request",
+                AuditEvent.subject_id == str(access_request.id),
+                AuditEvent.action == "access_request.email_sent",
+            )
+        )
+    )
 
 
 def url_exists_safe(endpoint: str) -> bool:
@@ -513,53 +530,6 @@ def _back(request_id: int) -> Response:
 def _checked_form() -> None:
     if not ActionForm().validate_on_submit():
         abort(400)
-
-
-@bp.post("/requests/<int:request_id>/email")
-@role_required("member")
-def request_email(request_id: int):
-    """E-mail the link to the client (again, when it was already sent)."""
-    access_request = get_for_agency(AccessRequest, request_id)
-    _checked_form()
-    if not service.is_open(access_request) or access_request.status in (
-        "completed",
-        "partially_completed",
-    ):
-        flash(_("This request is closed: there is nothing to e-mail."), "warning")
-        return _back(request_id)
-    already = db.session.scalar(
-        select(func.count())
-        .select_from(AuditEvent)
-        .where(
-            AuditEvent.agency_id == g.agency_id,
-            AuditEvent.subject_type == "access_request",
-            AuditEvent.subject_id == str(request_id),
-            AuditEvent.action == "access_request.email_sent",
-        )
-    )
-    _send_request_email(request_id, resend=bool(already))
-    audit.record(
-        "access_request.email_requested",
-        agency_id=g.agency_id,
-        actor=_user_actor(),
-        subject=("access_request", request_id),
-        details={"to": access_request.client.email, "resend": bool(already)},
-    )
-    db.session.commit()
-    flash(_("The link is on its way to %(email)s.", email=access_request.client.email), "success")
-    return _back(request_id)
-
-
-def _send_request_email(request_id: int, resend: bool) -> None:
-    """The e-mail engineer's entry point, or the job by its import path."""
-    try:
-        from ..notifications import send_request_email
-    except ImportError:  # pragma: no cover - before notifications existed
-        from worker import enqueue
-
-        enqueue("worker.jobs.send_request_email", request_id, timeout=60)
-        return
-    send_request_email(request_id, resend=resend)
 
 
 @bp.post("/requests/<int:request_id>/extend")

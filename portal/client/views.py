@@ -26,8 +26,9 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import defer, joinedload, selectinload
 
-from .. import audit, crypto, oauth, observability, platforms
+from .. import audit, crypto, i18n, oauth, observability, platforms
 from ..extensions import db
+from ..inputs import web_address
 from ..models import AccessRequest, Agency, Grant
 from ..platforms.base import Asset, Connector, PlatformError
 from ..platforms.manual.custom import use_agency
@@ -69,15 +70,34 @@ def load(token: str) -> AccessRequest:
     use_agency(access_request.agency_id)
     # Whichever page the client lands on first, the agency learns it was opened.
     service.mark_opened(access_request)
+    _remember_browser_language(access_request)
     return access_request
 
 
 def locale_for(access_request: AccessRequest) -> str:
-    """The language picked with the switcher, else the one the agency chose."""
+    """The language picked with the switcher, else the one the agency chose,
+    else the browser's, else the agency's default."""
     chosen = session.get("locale")
     if chosen in current_app.config["LANGUAGES"]:
         return chosen
-    return access_request.locale or access_request.agency.default_locale or "en"
+    return (
+        i18n.supported(access_request.locale)
+        or i18n.browser_locale()
+        or i18n.supported(access_request.agency.default_locale)
+        or "en"
+    )
+
+
+def _remember_browser_language(access_request: AccessRequest) -> None:
+    """A request left to the client's browser: keep the language the client
+    reads it in, so the e-mails and the PDF they get later are in it too."""
+    if access_request.locale:
+        return
+    seen = locale_for(access_request)
+    client = access_request.client
+    if client is not None and client.locale != seen:
+        client.locale = seen
+        db.session.commit()
 
 
 def page(
@@ -90,7 +110,7 @@ def page(
 ) -> tuple[str, int]:
     """Render a client page (or its block for htmx) in the client's language."""
     token = g.client_token
-    polling = request.headers.get("HX-Target") == STATUS_TARGET
+    polling = request.htmx.target == STATUS_TARGET
     if block == "step" and polling and template in STATUS_TEMPLATES:
         block = "status"  # the live status component polling this same URL
     with force_locale(locale_for(access_request)):
@@ -227,7 +247,7 @@ def questions(token: str):
             for q in access_request.questions
         }
         status = 200 if is_htmx() else 422
-    return page(
+    body, status = page(
         access_request,
         "client/questions.html",
         "questions",
@@ -235,6 +255,34 @@ def questions(token: str):
         answers=answers,
         errors=errors,
     )
+    # The form pushes the address of the step it leads to (the redirect's);
+    # answered with errors, the client stays on the questions: no new entry.
+    headers = {"HX-Push-Url": "false"} if errors and is_htmx() else {}
+    return body, status, headers
+
+
+@bp.post("/<token>/language")
+def set_language(token: str):
+    """The switcher on the link: the page, and what the client receives from
+    now on (e-mails, the PDF), follow the language chosen."""
+    access_request = load(token)
+    locale = request.form.get("locale", "")
+    if locale in current_app.config["LANGUAGES"]:
+        session["locale"] = locale
+        if access_request.locale != locale or access_request.client.locale != locale:
+            access_request.locale = locale
+            access_request.client.locale = locale
+            db.session.commit()
+    target = request.form.get("next") or ""
+    own = url_for("client.welcome", token=token)
+    # Back to a page of this link only (a path, no control character).
+    if (
+        (target != own and not target.startswith(own + "/"))
+        or ".." in target
+        or any(c == "\\" or ord(c) < 32 or ord(c) == 127 for c in target)
+    ):
+        target = own
+    return redirect(target, 303)
 
 
 @bp.get("/<token>/logo")
@@ -327,7 +375,7 @@ def platform(token: str, platform: str):
     connector = connector_or_404(access_request, platform)
     if flow.is_guided(connector):
         return _guided_page(access_request, connector)
-    if request.headers.get("HX-Target") == STATUS_TARGET:
+    if request.htmx.target == STATUS_TARGET:
         return page(
             access_request,
             "client/platform.html",
@@ -425,6 +473,38 @@ def _client_callback(connector: Connector, state: oauth.OAuthState, code, error)
         details={"platform": connector.id},
     )
     db.session.commit()
+    return back_to("client.platform", platform=connector.id)
+
+
+@oauth.on_rejected("client")
+def _client_sign_in_rejected(connector: Connector, state: oauth.OAuthState, reason: str):
+    """A sign-in this browser started that cannot be used any more: most often
+    Back to the platform's consent page, then Allow again. The client goes back
+    to the platform's step on the link, which shows where they are."""
+    access_request = db.session.execute(
+        select(AccessRequest)
+        .where(AccessRequest.id == state.subject_id)
+        .options(joinedload(AccessRequest.agency).options(defer(Agency.logo)))
+    ).scalar_one_or_none()
+    if access_request is None or connector.id not in access_request.platforms:
+        abort(404)
+    if not service.is_open(access_request):
+        raise Closed(access_request)
+    g.client_token = crypto.decrypt(access_request.token_encrypted)
+    with force_locale(locale_for(access_request)):
+        if reason == "unknown_or_used":
+            message = _(
+                "You had already signed in to %(platform)s here: nothing more was needed "
+                "there. Carry on below.",
+                platform=connector.name,
+            )
+        else:
+            message = _(
+                "The sign-in to %(platform)s took too long and has expired. Connect again "
+                "to continue.",
+                platform=connector.name,
+            )
+        flash(message, "info")
     return back_to("client.platform", platform=connector.id)
 
 
@@ -688,6 +768,9 @@ def summary(token: str):
 @bp.get("/<token>/finish")
 def finish(token: str):
     access_request = load(token)
-    if access_request.redirect_url:
-        return redirect(access_request.redirect_url, 303)
+    # Checked again on use: a row saved before the address rules were this strict
+    # (a line break, a control character) shows the page instead of failing.
+    target = web_address(access_request.redirect_url)
+    if target:
+        return redirect(target, 303)
     return page(access_request, "client/done.html", "summary", grants=access_request.grants)

@@ -11,6 +11,9 @@ and the nightly re-verification leaves it alone.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
+
 from flask_babel import gettext as _
 
 from .. import audit, platforms
@@ -77,7 +80,9 @@ def remove_through_platform(grant: Grant, actor: audit.Actor) -> None:
     except PlatformError as exc:
         db.session.rollback()
         grant = db.session.get(Grant, grant_id)
-        record_grant(grant, "grant.revoke_failed", actor, error=exc.message, code=exc.code)
+        record_grant(
+            grant, "grant.revoke_failed", actor, error=exc.message, fix=exc.fix, code=exc.code
+        )
         db.session.commit()
         raise
     _mark_removed(db.session.get(Grant, grant_id), actor, how="api")
@@ -106,6 +111,46 @@ def _mark_removed(grant: Grant, actor: audit.Actor, how: str) -> None:
     grant.fix = None
     record_grant(grant, "grant.revoked", actor, how=how)
     db.session.commit()
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """The platform's last refusal to remove a grant the agency still holds."""
+
+    at: datetime
+    error: str
+    fix: str | None
+
+
+def refusals(grants: list[Grant]) -> dict[int, Refusal]:
+    """For each grant still held, the last refusal to remove it (if any): the
+    page shows it rather than a plain "Verified". One query over the audit
+    trail's subject index."""
+    from ..models import AuditEvent
+
+    held = {str(g.id): g for g in grants if can_remove(g)}
+    if not held:
+        return {}
+    agency_id = next(iter(held.values())).agency_id
+    rows = db.session.execute(
+        db.select(AuditEvent.subject_id, AuditEvent.created_at, AuditEvent.details)
+        .where(
+            AuditEvent.agency_id == agency_id,
+            AuditEvent.subject_type == "grant",
+            AuditEvent.subject_id.in_(list(held)),
+            AuditEvent.action == "grant.revoke_failed",
+        )
+        .order_by(AuditEvent.seq)
+    ).all()
+    found: dict[int, Refusal] = {}
+    for subject_id, at, details in rows:
+        details = details or {}
+        found[int(subject_id)] = Refusal(
+            at=at,
+            error=str(details.get("error") or _("The platform refused to remove the access.")),
+            fix=details.get("fix") or None,
+        )
+    return found
 
 
 # ------------------------------------------------------------ a whole client
@@ -191,11 +236,13 @@ def remove_all(grant_ids: list[int], actor: audit.Actor) -> tuple[int, int, bool
 __all__ = [
     "REMOVABLE_STATUSES",
     "NotRemovable",
+    "Refusal",
     "can_remove",
     "confirm_removed_by_hand",
     "has_removal_api",
     "held_by_client",
     "held_grants",
+    "refusals",
     "remove_all",
     "remove_through_platform",
     "start_removing_all",

@@ -14,17 +14,18 @@ import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
-from urllib.parse import urlsplit
 
 import requests
 from email_validator import EmailNotValidError, validate_email
 from flask import current_app
 from flask_babel import gettext as _
 from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import defer, joinedload, selectinload
 
 from .. import audit, crypto, events, platforms
 from ..extensions import db
+from ..inputs import web_address
 from ..models import (
     OPEN_REQUEST_STATUSES,
     SETTLED_GRANT_STATUSES,
@@ -44,6 +45,9 @@ log = logging.getLogger("latchkey.requests")
 MIN_EXPIRY_DAYS = 1
 MAX_EXPIRY_DAYS = 90
 DEFAULT_EXPIRY_DAYS = 14
+# A request's language left to the client: their page follows their browser
+# (portal.i18n.client_locale), their e-mails the language they were last seen with.
+BROWSER_LOCALE = ""
 # Verification: first try at once, then retry with backoff (seconds).
 VERIFY_RETRY = (2, 5, 15, 60, 300)
 MAX_VERIFY_ATTEMPTS = len(VERIFY_RETRY) + 1
@@ -173,14 +177,13 @@ def _clean_redirect_url(value: str | None) -> str | None:
     value = (value or "").strip()
     if not value:
         return None
-    parts = urlsplit(value)
     production = current_app.config["LATCHKEY_ENV"] == "production"
-    allowed = ("https",) if production else ("https", "http")
-    if parts.scheme not in allowed or not parts.netloc or len(value) > 2000:
+    clean = web_address(value, https_only=production)
+    if clean is None:
         raise RequestError(
             [("redirect_url", _("Enter a full web address starting with https://."))]
         )
-    return value
+    return clean
 
 
 # ----------------------------------------------------------------- creation
@@ -214,9 +217,11 @@ def _find_or_create_client(
         client = Client(agency_id=agency_id, name=name, email=email, locale=locale)
         db.session.add(client)
     else:
-        # The agency's latest details win.
+        # The agency's latest details win (a language left to the client's
+        # browser keeps the one the client was last seen with).
         client.name = name
-        client.locale = locale
+        if locale:
+            client.locale = locale
     if external_id:
         client.external_id = external_id
     db.session.flush()
@@ -264,8 +269,9 @@ def create_request(
         errors.append(("client.email", _("Enter a valid e-mail address, like name@example.com.")))
         email = ""
     languages = current_app.config["LANGUAGES"]
-    locale = (locale or agency.default_locale or "en").strip()
-    if locale not in languages:
+    # No language: the client's page follows their browser (BROWSER_LOCALE).
+    locale = (locale or BROWSER_LOCALE).strip()
+    if locale and locale not in languages:
         errors.append(
             ("client.locale", _("Choose one of: %(list)s.", list=", ".join(sorted(languages))))
         )
@@ -642,29 +648,24 @@ def _failed_result(exc: Exception, platform_name: str) -> GrantResult:
     )
 
 
-def grant_assets(
+# Attempts at creating a submission's grant rows when others create some at once.
+CLAIM_ATTEMPTS = 3
+
+
+def _claim_grants(
     access_request: AccessRequest,
     platform: str,
+    connector,
     asset_selection: Mapping[int, Iterable[Asset]],
-    client_token: Token,
-    actor: audit.Actor | None = None,
-) -> list[Grant]:
-    """Give the agency the requested permissions on each chosen asset.
+    actor: audit.Actor,
+) -> tuple[list[_Work], list[Grant]]:
+    """Create (or reset) the grant rows for the chosen assets, and commit.
 
-    `asset_selection` maps an item's index to the assets the client chose for
-    it. One grant per item x asset: created pending and committed, then the
-    platform is called (outside any transaction), then granted or failed with
-    the reason and the fix; verification is queued for each one granted.
-    Assets already granted are skipped, failed ones are tried again. Items
-    whose asset type has no API become manual grants waiting on the client.
+    Under a lock on the request (PostgreSQL), and in any case under the unique
+    index on request, item and asset: a second submission at once cannot add
+    the same grant again (SQLite has no FOR UPDATE; the database refuses it).
+    Assets whose grant is already under way or done are left out.
     """
-    connector = platforms.get(platform)
-    actor = actor or client_actor(access_request)
-    if access_request.status not in GRANTABLE_STATUSES:
-        raise RequestClosed(access_request.status)
-
-    # 1. Create (or reset) the grant rows under a lock on the request, so two
-    # submissions at once cannot grant the same asset twice.
     db.session.execute(
         select(AccessRequest.id).where(AccessRequest.id == access_request.id).with_for_update()
     )
@@ -707,12 +708,61 @@ def grant_assets(
                 work.append(_Work(grant, asset))
     if not work and not manual:
         db.session.commit()
-        return []
+        return [], []
     _reopen(access_request, actor)
     db.session.flush()
     for grant in manual:
         record_grant(grant, "grant.needs_action", actor)
     end_transaction()
+    return work, manual
+
+
+def _claim_grants_once(
+    access_request: AccessRequest,
+    platform: str,
+    connector,
+    asset_selection: Mapping[int, Iterable[Asset]],
+    actor: audit.Actor,
+) -> tuple[list[_Work], list[Grant]]:
+    """`_claim_grants`, started again when another submission added one of the
+    same grants first: those then count as already under way, not twice."""
+    for attempt in range(1, CLAIM_ATTEMPTS + 1):
+        try:
+            return _claim_grants(access_request, platform, connector, asset_selection, actor)
+        except IntegrityError:
+            db.session.rollback()
+            if attempt == CLAIM_ATTEMPTS:
+                raise
+            log.info("grant rows of request %s added at once elsewhere; again", access_request.id)
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def grant_assets(
+    access_request: AccessRequest,
+    platform: str,
+    asset_selection: Mapping[int, Iterable[Asset]],
+    client_token: Token,
+    actor: audit.Actor | None = None,
+) -> list[Grant]:
+    """Give the agency the requested permissions on each chosen asset.
+
+    `asset_selection` maps an item's index to the assets the client chose for
+    it. One grant per item x asset: created pending and committed, then the
+    platform is called (outside any transaction), then granted or failed with
+    the reason and the fix; verification is queued for each one granted.
+    Assets already granted are skipped, failed ones are tried again. Items
+    whose asset type has no API become manual grants waiting on the client.
+    """
+    connector = platforms.get(platform)
+    actor = actor or client_actor(access_request)
+    if access_request.status not in GRANTABLE_STATUSES:
+        raise RequestClosed(access_request.status)
+
+    # 1. Create (or reset) the grant rows, once each even when the client
+    # submits twice at once.
+    work, manual = _claim_grants_once(access_request, platform, connector, asset_selection, actor)
+    if not work and not manual:
+        return []
 
     # 2. The agency's side (partner requests start from the agency's account).
     agency_token: Token | None = None
@@ -917,6 +967,29 @@ def _lock_for_guided(access_request: AccessRequest) -> None:
 
 
 def record_guided_reply(
+    access_request: AccessRequest,
+    item_index: int,
+    sent_back: Mapping[str, str],
+    asset_id: str | None,
+    asset_name: str,
+    actor: audit.Actor | None = None,
+) -> Grant:
+    """See `_record_guided_reply`; when the same reply arrives twice at once,
+    the database keeps one grant (unique per item and asset) and the second
+    reply is applied to it, as a correction would be."""
+    for attempt in range(1, CLAIM_ATTEMPTS + 1):
+        try:
+            return _record_guided_reply(
+                access_request, item_index, sent_back, asset_id, asset_name, actor
+            )
+        except IntegrityError:
+            db.session.rollback()
+            if attempt == CLAIM_ATTEMPTS:
+                raise
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _record_guided_reply(
     access_request: AccessRequest,
     item_index: int,
     sent_back: Mapping[str, str],

@@ -24,7 +24,12 @@
     if (heading) heading.focus();
   });
   // Auto-submit selects marked data-autosubmit (language switcher) when JS is on.
+  // The page's address may have moved on since it loaded (htmx steps push
+  // theirs): come back to the current one after switching.
   document.addEventListener("change", function (event) {
-    if (event.target.matches("select[data-autosubmit]")) event.target.form.requestSubmit();
+    if (!event.target.matches("select[data-autosubmit]")) return;
+    var next = event.target.form.querySelector("input[name=next]");
+    if (next) next.value = window.location.pathname + window.location.search;
+    event.target.form.requestSubmit();
   });
 })();

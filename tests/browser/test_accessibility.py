@@ -380,3 +380,53 @@ def test_axe_finds_a_violation_when_there_is_one(app, axe_context):
     assert {"image-alt", "label", "color-contrast"} <= found, found
     CHECKED.pop("sign in (broken on purpose)")
     CHECKED.pop("sign in (as served)")
+
+
+def test_the_confirmations_and_refused_removals_have_no_violation(app, axe_context):
+    """Pages added for issue 14: the confirmation steps before removing access
+    and revoking a link, a removal the platform refused, and a language chosen
+    on the link."""
+    from helpers_requests import add_grant, make_request
+
+    from portal.models import AgencyConnection, Grant
+    from portal.services import offboarding
+    from portal.services.requests import request_url
+
+    agency, owner = connected_agency()
+    access_request, token = make_request(agency, owner, locale="")
+    held = add_grant(access_request, 0, asset_name="Blue Harbor ads")
+    add_grant(access_request, 1, asset_name="Blue Harbor profile")
+    connection = db.session.execute(
+        db.select(AgencyConnection).where(
+            AgencyConnection.agency_id == agency.id, AgencyConnection.platform == "pinterest"
+        )
+    ).scalar_one()
+    connection.status = "expired"
+    db.session.commit()
+    from portal import audit
+
+    assert offboarding.remove_all([held.id], audit.SYSTEM) == (0, 1, False)
+    assert db.session.get(Grant, held.id).status == "verified"
+
+    page = axe_context().new_page()
+    audit_ = Audit(page)
+    AgencyBrowser(page).sign_in(owner.email, PASSWORD)
+    for name, path in (
+        ("client, a removal refused", f"/app/clients/{access_request.client_id}"),
+        ("remove all: confirmation", f"/app/clients/{access_request.client_id}/offboard"),
+        ("request, a removal refused", f"/app/requests/{access_request.id}"),
+        ("revoke: confirmation", f"/app/requests/{access_request.id}/revoke"),
+    ):
+        response = page.goto(path)
+        assert response.status == 200, (path, response.status)
+        audit_.check(f"agency: {name}")
+    expect(page.get_by_role("button", name="Revoke the link")).to_be_visible()
+
+    # The client, on a phone, after choosing French on the link.
+    phone = axe_context(width=360).new_page()
+    phone.goto(request_url(access_request, token))
+    phone.get_by_label("Language").select_option("fr")
+    expect(phone.locator("html")).to_have_attribute("lang", "fr")
+    Audit(phone).check("client: welcome, language switched")
+    audit_.assert_clean(expected_pages=4)
+    assert not CHECKED["client: welcome, language switched"]

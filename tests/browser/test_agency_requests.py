@@ -44,7 +44,8 @@ def test_a_link_the_agency_revokes_answers_410_with_its_contact(context_factory)
     assert client.goto(link).status == 200
 
     detail = agency_side.page
-    detail.get_by_role("button", name="Revoke").click()
+    detail.get_by_role("link", name="Revoke…").click()
+    detail.get_by_role("button", name="Revoke the link").click()  # the confirmation
     expect(detail.get_by_text("The request is revoked: its link no longer works.")).to_be_visible()
     expect(detail.get_by_label("Link for the client")).to_have_count(0)
 
