@@ -57,9 +57,7 @@ def test_a_killed_runs_database_and_redis_index_are_reclaimed(app, needs_postgre
 
     root = app.config["REDIS_URL"].rsplit("/", 1)[0]
     claims = Redis.from_url(root + "/0")
-    free = next(
-        i for i in range(2, 16) if not claims.exists(f"latchkey-test:redis-index:{i}")
-    )
+    free = next(i for i in range(2, 16) if not claims.exists(f"latchkey-test:redis-index:{i}"))
     dead = f"gw9_{_dead_pid()}"
     claims.set(f"latchkey-test:redis-index:{free}", dead, ex=60)
     Redis.from_url(f"{root}/{free}").set("left-over", "1")
@@ -77,14 +75,14 @@ def test_a_killed_runs_database_and_redis_index_are_reclaimed(app, needs_postgre
     assert Redis.from_url(f"{root}/{free}").get("left-over") is None
 
 
-INTERRUPTED = '''
+INTERRUPTED = """
 import time
 
 
 def test_waits(app):
     print("DATABASE", app.config["SQLALCHEMY_DATABASE_URI"].rpartition("/")[2], flush=True)
     time.sleep(60)
-'''
+"""
 
 
 def test_a_run_stopped_by_sigterm_drops_its_database(app, needs_postgres, tmp_path):
