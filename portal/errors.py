@@ -10,6 +10,25 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
 
+def messages() -> dict[int, tuple[str, str]]:
+    """Title and advice of each error status, in the current language."""
+    return _messages()
+
+
+def _client_page(code: int) -> str | None:
+    """Under a client link (/r/...): the agency's branded page, or None."""
+    if not request.path.startswith("/r/"):
+        return None
+    from .client.views import error_page
+
+    try:
+        return error_page(code)
+    except Exception:  # the branded page failed (the database may be gone): the plain one
+        logging.getLogger(__name__).exception("client error page failed to render")
+        _rollback()
+        return None
+
+
 def _messages() -> dict[int, tuple[str, str]]:
     return {
         400: (_("Bad request"), _("The request could not be understood. Go back and try again.")),
@@ -59,7 +78,9 @@ def init_app(app: Flask) -> None:
         title, detail = _messages().get(code, (error.name, error.description or ""))
         if wants_json():
             return _problem(code, title, detail)
-        response = render_template("errors/error.html", code=code, title=title, detail=detail)
+        response = _client_page(code) or render_template(
+            "errors/error.html", code=code, title=title, detail=detail
+        )
         headers = {}
         if code == 429 and getattr(error, "retry_after", None):
             headers["Retry-After"] = str(error.retry_after)
@@ -75,7 +96,9 @@ def init_app(app: Flask) -> None:
         if wants_json():
             return _problem(500, title, detail)
         try:
-            page = render_template("errors/error.html", code=500, title=title, detail=detail)
+            page = _client_page(500) or render_template(
+                "errors/error.html", code=500, title=title, detail=detail
+            )
         except Exception:  # the error page itself failed: answer in plain text
             app.logger.exception("error page failed to render")
             page = f"{title}. {detail}"

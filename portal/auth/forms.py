@@ -219,7 +219,8 @@ class TotpConfirmForm(FlaskForm):
 
 class InviteForm(FlaskForm):
     email = email_field()
-    role = SelectField(_l("Role"), validators=[_required()])
+    # Member by default: giving more is a choice the inviter makes on purpose.
+    role = SelectField(_l("Role"), validators=[_required()], default="member")
 
     def __init__(self, *args, agency_id: int, role_choices: list[tuple[str, str]], **kwargs):
         super().__init__(*args, **kwargs)

@@ -181,6 +181,47 @@ def closed(error: Closed):
     return body, 410
 
 
+def error_page(code: int) -> str | None:
+    """An error under /r/<token>/...: keep the agency's branding and contact.
+
+    A known link shows its agency's page. An unknown token (often a link copied
+    only in part) says so and what to do, naming no agency, unless the request
+    came in on an agency's custom domain. Other errors on unknown links: None.
+    """
+    from ..errors import messages
+
+    parts = request.path.split("/")
+    token = parts[2] if len(parts) > 2 else ""
+    access_request = service.find_by_token(token)
+    if access_request is not None and branding.host_serves(
+        access_request.agency_id, access_request.agency.custom_domain
+    ):
+        agency = access_request.agency
+        with force_locale(locale_for(access_request)):
+            if code not in messages():
+                return None
+            title, detail = messages()[code]
+            return render_template(
+                "client/error.html",
+                code=code,
+                title=title,
+                detail=detail,
+                ar=access_request,
+                agency=agency,
+                token=token,
+                brand=flow.brand_colours(agency.primary_color),
+            )
+    if code != 404:
+        return None
+    agency = branding.host_agency()
+    return render_template(
+        "client/unknown_link.html",
+        agency=agency,
+        token=None,
+        brand=flow.brand_colours(agency.primary_color if agency else None),
+    )
+
+
 @bp.before_app_request
 def _forget_tool_scope() -> None:
     # `g` can outlive a request (tests keep one app context): each link sets its own.

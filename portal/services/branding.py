@@ -221,6 +221,14 @@ def request_host() -> str:
     return normalise_host(request.host)
 
 
+def host_agency() -> Agency | None:
+    """The agency whose custom domain this request came in on, if any."""
+    host = request_host()
+    if not host or host == base_host() or not HOSTNAME.match(host):
+        return None
+    return db.session.scalar(select(Agency).where(func.lower(Agency.custom_domain) == host))
+
+
 def host_serves(agency_id: int, custom_domain: str | None) -> bool:
     """May this request's Host show this agency's links?
 

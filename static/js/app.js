@@ -32,4 +32,20 @@
     if (next) next.value = window.location.pathname + window.location.search;
     event.target.form.requestSubmit();
   });
+  // A colour picker (input[type=color][data-colour-for]) and its hex text field
+  // stay in sync both ways; only the text field is sent with the form.
+  var HEX = /^#[0-9a-fA-F]{6}$/;
+  document.addEventListener("input", function (event) {
+    var target = event.target;
+    if (target.matches("input[type=color][data-colour-for]")) {
+      var field = document.getElementById(target.getAttribute("data-colour-for"));
+      if (!field || field.value.toLowerCase() === target.value) return;
+      field.value = target.value;
+      field.dispatchEvent(new Event("input", { bubbles: true }));
+      return;
+    }
+    if (!target.id || !HEX.test(target.value)) return;
+    var picker = document.querySelector('input[type=color][data-colour-for="' + target.id + '"]');
+    if (picker) picker.value = target.value.toLowerCase();
+  });
 })();
