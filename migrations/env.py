@@ -75,6 +75,16 @@ def run_migrations_offline():
         context.run_migrations()
 
 
+def include_object(object, name, type_, reflected, compare_to):
+    """Autogenerate never drops the sandbox's table when the sandbox is off.
+
+    `sandbox_record` is declared only when create_app loads the sandbox
+    (LATCHKEY_SANDBOX=1); the migrations create it either way.
+    """
+    unknown = type_ == "table" and reflected and compare_to is None
+    return not (unknown and name == "sandbox_record")
+
+
 def run_migrations_online():
     """Run migrations in 'online' mode.
 
@@ -96,6 +106,8 @@ def run_migrations_online():
     conf_args = current_app.extensions['migrate'].configure_args
     if conf_args.get("process_revision_directives") is None:
         conf_args["process_revision_directives"] = process_revision_directives
+    if conf_args.get("include_object") is None:
+        conf_args["include_object"] = include_object
 
     connectable = get_engine()
 

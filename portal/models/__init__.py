@@ -1,4 +1,8 @@
-"""All models, importable from one place."""
+"""All models, importable from one place.
+
+The sandbox's table (`portal.sandbox.models`) is not among them: it is declared
+only when create_app loads the sandbox (LATCHKEY_SANDBOX=1).
+"""
 
 from .accounts import (
     ROLE_RANK,
@@ -52,14 +56,9 @@ __all__ = [
     "Membership",
     "NotificationLog",
     "PasswordReset",
-    "SandboxRecord",
     "Template",
     "User",
     "UserSession",
     "WebhookDelivery",
     "WebhookEndpoint",
 ]
-
-# Last, to avoid a circular import: the sandbox's one table, known to migrations
-# even when the sandbox is off.
-from ..sandbox.models import SandboxRecord
