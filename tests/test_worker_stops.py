@@ -98,8 +98,10 @@ def test_latchkey_worker_stops_on_sigterm(app, needs_redis, tmp_path):
             start_new_session=True,
         )
     try:
+        # Ready once idle: RQ registers a worker before it installs its signal handlers,
+        # and a SIGTERM in between ends the process with no clean-up at all.
         deadline = time.monotonic() + 60
-        while not Worker.all(connection=redis_connection()):
+        while not any(w.get_state() == "idle" for w in Worker.all(connection=redis_connection())):
             if process.poll() is not None or time.monotonic() > deadline:
                 pytest.fail(f"latchkey worker did not start:\n{log_path.read_text()[-3000:]}")
             time.sleep(0.1)
